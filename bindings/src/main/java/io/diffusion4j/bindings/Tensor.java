@@ -1,0 +1,732 @@
+package io.diffusion4j.bindings;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import org.bytedeco.javacpp.DoublePointer;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.LongPointer;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.LongOptional;
+import org.bytedeco.pytorch.ScalarOptional;
+import org.bytedeco.pytorch.TensorOptional;
+import org.bytedeco.pytorch.TensorOptions;
+import org.bytedeco.pytorch.TensorVector;
+import org.bytedeco.pytorch.global.torch;
+
+/**
+ * A handle to a native tensor (LibTorch), with the operations diffusion4j needs. Pure ops return new tensors; an
+ * op that modifies this tensor says so ({@code InPlace}).
+ *
+ * <p>Ownership: a tensor made while a {@link NativeScope} is open belongs to that scope and is freed when it
+ * closes; otherwise its maker closes it (or, late, the garbage collector frees it). Using a closed tensor throws
+ * {@link IllegalStateException}. Not thread-safe.
+ *
+ * <p>Escape hatch: {@link #wrap} and {@link #unwrap} convert from and to {@code org.bytedeco.pytorch.Tensor} for
+ * what this handle does not offer.
+ */
+public final class Tensor implements AutoCloseable {
+    static {
+        Torch.load();
+    }
+
+    private org.bytedeco.pytorch.Tensor t;
+    /** The scope that owns this tensor, or null when the caller owns it. */
+    NativeScope scope;
+
+    private Tensor(org.bytedeco.pytorch.Tensor t) {
+        this.t = t;
+        t.retainReference();
+        NativeScope s = NativeScope.current();
+        this.scope = s;
+        if (s != null) {
+            s.register(this);
+        }
+    }
+
+    /** Takes ownership of a native result made by this package. */
+    static Tensor own(org.bytedeco.pytorch.Tensor t) {
+        return new Tensor(t);
+    }
+
+    /**
+     * A new handle on the same tensor (shared storage) as {@code tensor}. The caller keeps ownership of its own
+     * object; the handle holds its own native reference and follows the usual ownership rules.
+     */
+    public static Tensor wrap(org.bytedeco.pytorch.Tensor tensor) {
+        Torch.load();
+        if (tensor == null || tensor.isNull() || !tensor.defined()) {
+            throw new IllegalArgumentException("cannot wrap an undefined tensor");
+        }
+        return new Tensor(new org.bytedeco.pytorch.Tensor(tensor));
+    }
+
+    /**
+     * The underlying native tensor, valid while this handle is open. Do not close or deallocate it; to keep it
+     * longer, copy the reference with {@code new org.bytedeco.pytorch.Tensor(unwrap())}.
+     */
+    public org.bytedeco.pytorch.Tensor unwrap() {
+        org.bytedeco.pytorch.Tensor h = t;
+        if (h == null) {
+            throw new IllegalStateException("tensor is closed");
+        }
+        return h;
+    }
+
+    public boolean isClosed() {
+        return t == null;
+    }
+
+    /** Frees this tensor now (its storage is freed once no other tensor views it). Idempotent. */
+    @Override
+    public void close() {
+        org.bytedeco.pytorch.Tensor h = t;
+        if (h != null) {
+            t = null;
+            scope = null;
+            h.releaseReference();
+        }
+    }
+
+    // ---- factories ---------------------------------------------------------------------------------------
+
+    public static Tensor zeros(DType dtype, Device device, long... shape) {
+        try (PointerScope ignored = new PointerScope()) {
+            return own(torch.zeros(shape, options(dtype, device)));
+        } catch (RuntimeException e) {
+            throw failure("zeros" + Arrays.toString(shape), e);
+        }
+    }
+
+    public static Tensor full(double value, DType dtype, Device device, long... shape) {
+        try (PointerScope ignored = new PointerScope()) {
+            return own(torch.full(shape, new org.bytedeco.pytorch.Scalar(value), options(dtype, device)));
+        } catch (RuntimeException e) {
+            throw failure("full" + Arrays.toString(shape), e);
+        }
+    }
+
+    /** A float32 tensor on the CPU holding a copy of {@code data}, laid out row-major in {@code shape}. */
+    public static Tensor fromFloats(float[] data, long... shape) {
+        checkCount(data.length, shape);
+        Torch.load();
+        try (PointerScope ignored = new PointerScope()) {
+            FloatPointer p = new FloatPointer(data);
+            return own(torch.from_blob(p, shape, new TensorOptions(torch.ScalarType.Float)).clone());
+        }
+    }
+
+    /** A float64 tensor on the CPU holding a copy of {@code data}. */
+    public static Tensor fromDoubles(double[] data, long... shape) {
+        checkCount(data.length, shape);
+        Torch.load();
+        try (PointerScope ignored = new PointerScope()) {
+            DoublePointer p = new DoublePointer(data);
+            return own(torch.from_blob(p, shape, new TensorOptions(torch.ScalarType.Double)).clone());
+        }
+    }
+
+    /** An int64 tensor on the CPU holding a copy of {@code data}. */
+    public static Tensor fromLongs(long[] data, long... shape) {
+        checkCount(data.length, shape);
+        Torch.load();
+        try (PointerScope ignored = new PointerScope()) {
+            LongPointer p = new LongPointer(data);
+            return own(torch.from_blob(p, shape, new TensorOptions(torch.ScalarType.Long)).clone());
+        }
+    }
+
+    /**
+     * Standard normal noise drawn from {@code generator} (on the CPU, then moved to {@code device}), identical to
+     * Python's {@code torch.randn(shape, generator=g)} for the same generator state.
+     */
+    public static Tensor randn(Generator generator, DType dtype, Device device, long... shape) {
+        try (PointerScope ignored = new PointerScope()) {
+            org.bytedeco.pytorch.Tensor r = torch.randn(shape, generator.optional(),
+                    new TensorOptions(torch.ScalarType.Float));
+            if (dtype != DType.FLOAT32 || device.isCuda()) {
+                r = r.to(device.toNative(), dtype.scalarType());
+            }
+            return own(r);
+        } catch (RuntimeException e) {
+            throw failure("randn" + Arrays.toString(shape) + " on " + device, e);
+        }
+    }
+
+    /** Concatenates along {@code dim}. */
+    public static Tensor cat(List<Tensor> tensors, int dim) {
+        if (tensors.isEmpty()) {
+            throw new IllegalArgumentException("cat needs at least one tensor");
+        }
+        try (PointerScope ignored = new PointerScope()) {
+            TensorVector v = new TensorVector();
+            for (Tensor x : tensors) {
+                v.push_back(x.unwrap());
+            }
+            return own(torch.cat(v, dim));
+        } catch (RuntimeException e) {
+            throw failure("cat(" + describeAll(tensors) + ", dim=" + dim + ")", e);
+        }
+    }
+
+    /** Stacks along a new dimension {@code dim}. */
+    public static Tensor stack(List<Tensor> tensors, int dim) {
+        if (tensors.isEmpty()) {
+            throw new IllegalArgumentException("stack needs at least one tensor");
+        }
+        try (PointerScope ignored = new PointerScope()) {
+            TensorVector v = new TensorVector();
+            for (Tensor x : tensors) {
+                v.push_back(x.unwrap());
+            }
+            return own(torch.stack(v, dim));
+        } catch (RuntimeException e) {
+            throw failure("stack(" + describeAll(tensors) + ", dim=" + dim + ")", e);
+        }
+    }
+
+    // ---- facts -------------------------------------------------------------------------------------------
+
+    public long[] shape() {
+        org.bytedeco.pytorch.Tensor h = unwrap();
+        int n = (int) h.dim();
+        long[] s = new long[n];
+        for (int i = 0; i < n; i++) {
+            s[i] = h.size(i);
+        }
+        return s;
+    }
+
+    public int dim() {
+        return (int) unwrap().dim();
+    }
+
+    public long size(int dim) {
+        return unwrap().size(dim);
+    }
+
+    public long numel() {
+        return unwrap().numel();
+    }
+
+    public DType dtype() {
+        return DType.of(unwrap().scalar_type());
+    }
+
+    public Device device() {
+        try (PointerScope ignored = new PointerScope()) {
+            return Device.of(unwrap().device());
+        }
+    }
+
+    /** E.g. {@code float32[4, 1, 8, 8] on cpu}. */
+    public String describe() {
+        if (t == null) {
+            return "<closed tensor>";
+        }
+        return dtype().label() + Arrays.toString(shape()) + (unwrap().is_cuda() ? " on " + device() : "");
+    }
+
+    @Override
+    public String toString() {
+        return "Tensor(" + describe() + ")";
+    }
+
+    // ---- arithmetic (new tensors) ------------------------------------------------------------------------
+
+    public Tensor add(Tensor other) {
+        try {
+            return own(unwrap().add(other.unwrap()));
+        } catch (RuntimeException e) {
+            throw failure("add", this, other, e);
+        }
+    }
+
+    /** {@code this + alpha * other}. */
+    public Tensor add(Tensor other, Scalar alpha) {
+        try {
+            return own(unwrap().add(other.unwrap(), alpha.handle()));
+        } catch (RuntimeException e) {
+            throw failure("add", this, other, e);
+        }
+    }
+
+    /** {@code this + alpha * other}. */
+    public Tensor add(Tensor other, double alpha) {
+        try (PointerScope ignored = new PointerScope()) {
+            return own(unwrap().add(other.unwrap(), new org.bytedeco.pytorch.Scalar(alpha)));
+        } catch (RuntimeException e) {
+            throw failure("add", this, other, e);
+        }
+    }
+
+    public Tensor add(double value) {
+        try (PointerScope ignored = new PointerScope()) {
+            return own(unwrap().add(new org.bytedeco.pytorch.Scalar(value)));
+        } catch (RuntimeException e) {
+            throw failure("add(" + value + ")", this, null, e);
+        }
+    }
+
+    public Tensor sub(Tensor other) {
+        try {
+            return own(unwrap().sub(other.unwrap()));
+        } catch (RuntimeException e) {
+            throw failure("sub", this, other, e);
+        }
+    }
+
+    public Tensor mul(Tensor other) {
+        try {
+            return own(unwrap().mul(other.unwrap()));
+        } catch (RuntimeException e) {
+            throw failure("mul", this, other, e);
+        }
+    }
+
+    public Tensor mul(Scalar s) {
+        try {
+            return own(unwrap().mul(s.handle()));
+        } catch (RuntimeException e) {
+            throw failure("mul(" + s + ")", this, null, e);
+        }
+    }
+
+    public Tensor mul(double value) {
+        try (PointerScope ignored = new PointerScope()) {
+            return own(unwrap().mul(new org.bytedeco.pytorch.Scalar(value)));
+        } catch (RuntimeException e) {
+            throw failure("mul(" + value + ")", this, null, e);
+        }
+    }
+
+    public Tensor div(Tensor other) {
+        try {
+            return own(unwrap().div(other.unwrap()));
+        } catch (RuntimeException e) {
+            throw failure("div", this, other, e);
+        }
+    }
+
+    public Tensor div(double value) {
+        try (PointerScope ignored = new PointerScope()) {
+            return own(unwrap().div(new org.bytedeco.pytorch.Scalar(value)));
+        } catch (RuntimeException e) {
+            throw failure("div(" + value + ")", this, null, e);
+        }
+    }
+
+    /** {@code a * sa + b * sb} in two fused native ops (the shape of most scheduler steps). */
+    public static Tensor linearCombination(Tensor a, Scalar sa, Tensor b, Scalar sb) {
+        try (PointerScope ignored = new PointerScope()) {
+            return own(torch.add(a.unwrap().mul(sa.handle()), b.unwrap(), sb.handle()));
+        } catch (RuntimeException e) {
+            throw failure("linear combination", a, b, e);
+        }
+    }
+
+    public Tensor neg() {
+        return unary("neg", 0);
+    }
+
+    public Tensor sqrt() {
+        return unary("sqrt", 1);
+    }
+
+    public Tensor exp() {
+        return unary("exp", 2);
+    }
+
+    public Tensor log() {
+        return unary("log", 3);
+    }
+
+    public Tensor abs() {
+        return unary("abs", 4);
+    }
+
+    public Tensor square() {
+        return unary("square", 5);
+    }
+
+    private Tensor unary(String name, int op) {
+        try {
+            org.bytedeco.pytorch.Tensor h = unwrap();
+            switch (op) {
+                case 0: return own(h.neg());
+                case 1: return own(h.sqrt());
+                case 2: return own(h.exp());
+                case 3: return own(h.log());
+                case 4: return own(h.abs());
+                default: return own(h.square());
+            }
+        } catch (RuntimeException e) {
+            throw failure(name, this, null, e);
+        }
+    }
+
+    public Tensor clamp(double min, double max) {
+        try (PointerScope ignored = new PointerScope()) {
+            return own(unwrap().clamp(new ScalarOptional(new org.bytedeco.pytorch.Scalar(min)),
+                    new ScalarOptional(new org.bytedeco.pytorch.Scalar(max))));
+        } catch (RuntimeException e) {
+            throw failure("clamp(" + min + ", " + max + ")", this, null, e);
+        }
+    }
+
+    /** Element-wise clamp between tensors (broadcast). */
+    public Tensor clamp(Tensor min, Tensor max) {
+        try (PointerScope ignored = new PointerScope()) {
+            return own(unwrap().clamp(new TensorOptional(min.unwrap()), new TensorOptional(max.unwrap())));
+        } catch (RuntimeException e) {
+            throw failure("clamp", this, min, e);
+        }
+    }
+
+    /** Linear interpolation {@code this + weight * (end - this)}, weight broadcast. */
+    public Tensor lerp(Tensor end, Tensor weight) {
+        try {
+            return own(unwrap().lerp(end.unwrap(), weight.unwrap()));
+        } catch (RuntimeException e) {
+            throw failure("lerp", this, end, e);
+        }
+    }
+
+    /** The {@code q}-quantile along {@code dim}. */
+    public Tensor quantile(double q, int dim, boolean keepDim) {
+        try (PointerScope ignored = new PointerScope()) {
+            return own(unwrap().quantile(q, new LongOptional(dim), keepDim, "linear"));
+        } catch (RuntimeException e) {
+            throw failure("quantile(" + q + ", dim=" + dim + ")", this, null, e);
+        }
+    }
+
+    // ---- reductions --------------------------------------------------------------------------------------
+
+    public Tensor sum() {
+        try {
+            return own(unwrap().sum());
+        } catch (RuntimeException e) {
+            throw failure("sum", this, null, e);
+        }
+    }
+
+    public Tensor mean() {
+        try {
+            return own(unwrap().mean());
+        } catch (RuntimeException e) {
+            throw failure("mean", this, null, e);
+        }
+    }
+
+    /** Sum over {@code dims}. */
+    public Tensor sum(boolean keepDim, long... dims) {
+        try (PointerScope ignored = new PointerScope()) {
+            return own(unwrap().sum(dims, keepDim, new org.bytedeco.pytorch.ScalarTypeOptional()));
+        } catch (RuntimeException e) {
+            throw failure("sum" + Arrays.toString(dims), this, null, e);
+        }
+    }
+
+    /** Mean over {@code dims}. */
+    public Tensor mean(boolean keepDim, long... dims) {
+        try (PointerScope ignored = new PointerScope()) {
+            return own(unwrap().mean(dims, keepDim, new org.bytedeco.pytorch.ScalarTypeOptional()));
+        } catch (RuntimeException e) {
+            throw failure("mean" + Arrays.toString(dims), this, null, e);
+        }
+    }
+
+    /** Index of the largest value along {@code dim}. */
+    public Tensor argmax(int dim) {
+        try (PointerScope ignored = new PointerScope()) {
+            return own(unwrap().argmax(new LongOptional(dim), false));
+        } catch (RuntimeException e) {
+            throw failure("argmax(dim=" + dim + ")", this, null, e);
+        }
+    }
+
+    /** Whether every element is finite (not NaN or infinite). Reads one value back from the device. */
+    public boolean allFinite() {
+        try (PointerScope ignored = new PointerScope()) {
+            return unwrap().isfinite().all().item_bool();
+        } catch (RuntimeException e) {
+            throw failure("isfinite", this, null, e);
+        }
+    }
+
+    // ---- shape and indexing ------------------------------------------------------------------------------
+
+    public Tensor reshape(long... shape) {
+        try {
+            return own(unwrap().reshape(shape));
+        } catch (RuntimeException e) {
+            throw failure("reshape to " + Arrays.toString(shape), this, null, e);
+        }
+    }
+
+    public Tensor unsqueeze(int dim) {
+        try {
+            return own(unwrap().unsqueeze(dim));
+        } catch (RuntimeException e) {
+            throw failure("unsqueeze(" + dim + ")", this, null, e);
+        }
+    }
+
+    public Tensor expand(long... shape) {
+        try {
+            return own(unwrap().expand(shape));
+        } catch (RuntimeException e) {
+            throw failure("expand to " + Arrays.toString(shape), this, null, e);
+        }
+    }
+
+    /** Repeats the tensor along each dimension {@code repeats[i]} times. */
+    public Tensor repeat(long... repeats) {
+        try {
+            return own(unwrap().repeat(repeats));
+        } catch (RuntimeException e) {
+            throw failure("repeat" + Arrays.toString(repeats), this, null, e);
+        }
+    }
+
+    public Tensor narrow(int dim, long start, long length) {
+        try {
+            return own(unwrap().narrow(dim, start, length));
+        } catch (RuntimeException e) {
+            throw failure("narrow(dim=" + dim + ", " + start + ", " + length + ")", this, null, e);
+        }
+    }
+
+    public Tensor select(int dim, long index) {
+        try {
+            return own(unwrap().select(dim, index));
+        } catch (RuntimeException e) {
+            throw failure("select(dim=" + dim + ", " + index + ")", this, null, e);
+        }
+    }
+
+    public Tensor permute(long... dims) {
+        try {
+            return own(unwrap().permute(dims));
+        } catch (RuntimeException e) {
+            throw failure("permute" + Arrays.toString(dims), this, null, e);
+        }
+    }
+
+    public Tensor indexSelect(int dim, Tensor index) {
+        try {
+            return own(unwrap().index_select(dim, index.unwrap()));
+        } catch (RuntimeException e) {
+            throw failure("index_select(dim=" + dim + ")", this, index, e);
+        }
+    }
+
+    public Tensor gather(int dim, Tensor index) {
+        try {
+            return own(unwrap().gather(dim, index.unwrap()));
+        } catch (RuntimeException e) {
+            throw failure("gather(dim=" + dim + ")", this, index, e);
+        }
+    }
+
+    /** Splits into {@code chunks} parts along {@code dim}. */
+    public List<Tensor> chunk(int chunks, int dim) {
+        try (PointerScope ignored = new PointerScope()) {
+            TensorVector v = unwrap().chunk(chunks, dim);
+            List<Tensor> out = new ArrayList<>((int) v.size());
+            for (long i = 0; i < v.size(); i++) {
+                out.add(own(new org.bytedeco.pytorch.Tensor(v.get(i))));
+            }
+            return out;
+        } catch (RuntimeException e) {
+            throw failure("chunk(" + chunks + ", dim=" + dim + ")", this, null, e);
+        }
+    }
+
+    // ---- conversion --------------------------------------------------------------------------------------
+
+    public Tensor to(Device device) {
+        try (PointerScope ignored = new PointerScope()) {
+            return own(unwrap().to(device.toNative(), unwrap().scalar_type()));
+        } catch (RuntimeException e) {
+            throw failure("move to " + device, this, null, e);
+        }
+    }
+
+    public Tensor to(DType dtype) {
+        try {
+            return own(unwrap().to(dtype.scalarType()));
+        } catch (RuntimeException e) {
+            throw failure("convert to " + dtype.label(), this, null, e);
+        }
+    }
+
+    public Tensor to(Device device, DType dtype) {
+        try (PointerScope ignored = new PointerScope()) {
+            return own(unwrap().to(device.toNative(), dtype.scalarType()));
+        } catch (RuntimeException e) {
+            throw failure("move to " + device + " as " + dtype.label(), this, null, e);
+        }
+    }
+
+    public Tensor contiguous() {
+        return own(unwrap().contiguous());
+    }
+
+    /** A copy with its own storage. */
+    public Tensor copy() {
+        try (PointerScope ignored = new PointerScope()) {
+            return own(unwrap().clone(new org.bytedeco.pytorch.MemoryFormatOptional()));
+        }
+    }
+
+    /** The same values without autograd history. */
+    public Tensor detach() {
+        return own(unwrap().detach());
+    }
+
+    // ---- in place ----------------------------------------------------------------------------------------
+
+    /** {@code this *= s}; returns this. */
+    public Tensor mulInPlace(Scalar s) {
+        try {
+            unwrap().mul_(s.handle());
+            return this;
+        } catch (RuntimeException e) {
+            throw failure("mul_(" + s + ")", this, null, e);
+        }
+    }
+
+    /** {@code this += alpha * other}; returns this. */
+    public Tensor addInPlace(Tensor other, Scalar alpha) {
+        try {
+            unwrap().add_(other.unwrap(), alpha.handle());
+            return this;
+        } catch (RuntimeException e) {
+            throw failure("add_", this, other, e);
+        }
+    }
+
+    /** {@code this += other}; returns this. */
+    public Tensor addInPlace(Tensor other) {
+        try {
+            unwrap().add_(other.unwrap());
+            return this;
+        } catch (RuntimeException e) {
+            throw failure("add_", this, other, e);
+        }
+    }
+
+    /** Clamps this tensor in place; returns this. */
+    public Tensor clampInPlace(Scalar min, Scalar max) {
+        try (PointerScope ignored = new PointerScope()) {
+            unwrap().clamp_(new ScalarOptional(min.handle()), new ScalarOptional(max.handle()));
+            return this;
+        } catch (RuntimeException e) {
+            throw failure("clamp_", this, null, e);
+        }
+    }
+
+    /** Copies {@code source} (broadcast, converted) into this tensor; returns this. */
+    public Tensor copyFrom(Tensor source) {
+        try {
+            unwrap().copy_(source.unwrap());
+            return this;
+        } catch (RuntimeException e) {
+            throw failure("copy_", this, source, e);
+        }
+    }
+
+    // ---- reading back ------------------------------------------------------------------------------------
+
+    /** All values as float32, row-major (copies to the CPU if needed). */
+    public float[] toFloatArray() {
+        try (PointerScope ignored = new PointerScope()) {
+            org.bytedeco.pytorch.Tensor c = hostContiguous(torch.ScalarType.Float);
+            float[] out = new float[(int) c.numel()];
+            c.data_ptr_float().get(out);
+            return out;
+        }
+    }
+
+    /** All values as float64, row-major. */
+    public double[] toDoubleArray() {
+        try (PointerScope ignored = new PointerScope()) {
+            org.bytedeco.pytorch.Tensor c = hostContiguous(torch.ScalarType.Double);
+            double[] out = new double[(int) c.numel()];
+            c.data_ptr_double().get(out);
+            return out;
+        }
+    }
+
+    /** All values as int64, row-major. */
+    public long[] toLongArray() {
+        try (PointerScope ignored = new PointerScope()) {
+            org.bytedeco.pytorch.Tensor c = hostContiguous(torch.ScalarType.Long);
+            long[] out = new long[(int) c.numel()];
+            c.data_ptr_long().get(out);
+            return out;
+        }
+    }
+
+    /** The single value of a one-element tensor. */
+    public double item() {
+        if (numel() != 1) {
+            throw new IllegalStateException("item() needs a one-element tensor, got " + describe());
+        }
+        return unwrap().item_double();
+    }
+
+    private org.bytedeco.pytorch.Tensor hostContiguous(torch.ScalarType type) {
+        org.bytedeco.pytorch.Tensor h = unwrap();
+        org.bytedeco.pytorch.Tensor c = h.to(new org.bytedeco.pytorch.Device(torch.DeviceType.CPU), type);
+        return c.contiguous();
+    }
+
+    // ---- helpers -----------------------------------------------------------------------------------------
+
+    static TensorOptions options(DType dtype, Device device) {
+        return new TensorOptions(dtype.scalarType()).device(new org.bytedeco.pytorch.DeviceOptional(device.toNative()));
+    }
+
+    private static void checkCount(int length, long[] shape) {
+        long n = 1;
+        for (long d : shape) {
+            if (d < 0) {
+                throw new IllegalArgumentException("negative dimension in shape " + Arrays.toString(shape));
+            }
+            n *= d;
+        }
+        if (n != length) {
+            throw new IllegalArgumentException("shape " + Arrays.toString(shape) + " holds " + n
+                    + " values, but " + length + " were given");
+        }
+    }
+
+    private static String describeAll(List<Tensor> tensors) {
+        StringBuilder b = new StringBuilder();
+        for (Tensor x : tensors) {
+            if (b.length() > 0) {
+                b.append(", ");
+            }
+            b.append(x.describe());
+        }
+        return b.toString();
+    }
+
+    private static NativeOperationException failure(String op, Tensor a, Tensor b, RuntimeException e) {
+        if (e instanceof IllegalStateException || e instanceof NativeOperationException) {
+            throw e;
+        }
+        String args = a.describe() + (b != null ? ", " + b.describe() : "");
+        return new NativeOperationException(op + "(" + args + ") failed: " + NativeErrors.summary(e), e);
+    }
+
+    private static NativeOperationException failure(String op, RuntimeException e) {
+        if (e instanceof IllegalStateException || e instanceof NativeOperationException) {
+            throw e;
+        }
+        return new NativeOperationException(op + " failed: " + NativeErrors.summary(e), e);
+    }
+}

@@ -1,0 +1,173 @@
+package io.diffusion4j.bindings;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.bytedeco.javacpp.Loader;
+import org.bytedeco.pytorch.global.torch;
+
+/**
+ * The LibTorch runtime: versions, threads, devices. Loading the natives happens on first use of any binding
+ * class (the first load unpacks them into {@code ~/.javacpp/cache}, a few seconds once).
+ */
+public final class Torch {
+    private static volatile boolean loaded;
+
+    private Torch() {
+    }
+
+    /** Loads the native libraries now (otherwise they load on first use). Safe to call repeatedly. */
+    public static void load() {
+        if (!loaded) {
+            synchronized (Torch.class) {
+                if (!loaded) {
+                    try {
+                        precache();
+                        Loader.load(torch.class);
+                    } catch (UnsatisfiedLinkError e) {
+                        throw new NativeOperationException("cannot load LibTorch natives for platform "
+                                + Loader.getPlatform() + ": " + e.getMessage(), e);
+                    }
+                    loaded = true;
+                }
+            }
+        }
+    }
+
+    /**
+     * Extracts every native library into JavaCPP's cache before the first is loaded. Measured here: when
+     * libtorch_cpu is loaded while the cache is still being filled one library at a time, the JVM crashes in
+     * pthread_mutex_lock (fresh {@code ~/.javacpp/cache} only; later runs load fine). Extracting the whole
+     * folders first makes the first run load like every later one.
+     */
+    private static void precache() {
+        String platform = Loader.getPlatform();
+        Class<?>[] owners = {Loader.class, org.bytedeco.openblas.global.openblas.class, torch.class};
+        String[] names = {"javacpp", "openblas", "pytorch"};
+        for (int i = 0; i < owners.length; i++) {
+            for (String suffix : new String[] {"", "-gpu"}) {
+                String dir = "/org/bytedeco/" + names[i] + "/" + platform + suffix + "/";
+                if (owners[i].getResource(dir) == null) {
+                    continue;
+                }
+                try {
+                    Loader.cacheResources(owners[i], dir);
+                } catch (java.io.IOException e) {
+                    throw new NativeOperationException("cannot extract LibTorch natives into JavaCPP's cache "
+                            + "(~/.javacpp/cache, or -Dorg.bytedeco.javacpp.cachedir): " + e.getMessage(), e);
+                }
+            }
+        }
+    }
+
+    /** The LibTorch version, e.g. {@code 2.10.0}. */
+    public static String libtorchVersion() {
+        String v = presetsVersion();
+        int dash = v.indexOf('-');
+        return dash > 0 ? v.substring(0, dash) : v;
+    }
+
+    /** The version of the JavaCPP Presets for PyTorch, e.g. {@code 2.10.0-1.5.13}. */
+    public static String presetsVersion() {
+        return version("org.bytedeco", "pytorch");
+    }
+
+    /** The JavaCPP version, e.g. {@code 1.5.13}. */
+    public static String javacppVersion() {
+        return version("org.bytedeco", "javacpp");
+    }
+
+    private static String version(String group, String artifact) {
+        try {
+            String v = Loader.getVersion(group, artifact);
+            return v != null ? v : "unknown";
+        } catch (java.io.IOException e) {
+            return "unknown";
+        }
+    }
+
+    /** JavaCPP's platform name, e.g. {@code linux-x86_64}. */
+    public static String platform() {
+        return Loader.getPlatform();
+    }
+
+    /** The number of intra-op threads LibTorch uses on CPU. */
+    public static int threads() {
+        load();
+        return torch.get_num_threads();
+    }
+
+    /** Sets the number of intra-op threads LibTorch uses on CPU (process-wide). */
+    public static void setThreads(int threads) {
+        if (threads < 1) {
+            throw new IllegalArgumentException("threads must be >= 1, got " + threads);
+        }
+        load();
+        torch.set_num_threads(threads);
+    }
+
+    public static boolean cudaAvailable() {
+        load();
+        return torch.cuda_is_available();
+    }
+
+    public static int cudaDeviceCount() {
+        load();
+        return torch.cuda_is_available() ? Byte.toUnsignedInt(torch.cuda_device_count()) : 0;
+    }
+
+    /** The devices usable here: {@code cpu} and each CUDA device. */
+    public static List<Device> devices() {
+        List<Device> out = new ArrayList<>();
+        out.add(Device.CPU);
+        for (int i = 0; i < cudaDeviceCount(); i++) {
+            out.add(Device.cuda(i));
+        }
+        return out;
+    }
+
+    /**
+     * Parses a device ({@code cpu}, {@code cuda}, {@code cuda:N}) and checks that it exists on this machine.
+     *
+     * @throws IllegalArgumentException with a message naming the device and what is available
+     */
+    public static Device device(String spec) {
+        return checkAvailable(Device.parse(spec));
+    }
+
+    /** Returns {@code device} if it exists on this machine, otherwise throws a clear error. */
+    public static Device checkAvailable(Device device) {
+        if (device.isCuda()) {
+            int count = cudaDeviceCount();
+            if (count == 0) {
+                throw new IllegalArgumentException("device " + device + " is not available: LibTorch sees no CUDA "
+                        + "device (this build uses the " + (isGpuBuild() ? "GPU" : "CPU-only")
+                        + " natives; use --device cpu)");
+            }
+            if (device.index() >= count) {
+                throw new IllegalArgumentException("device " + device + " is not available: this machine has "
+                        + count + " CUDA device(s), cuda:0 to cuda:" + (count - 1));
+            }
+        }
+        return device;
+    }
+
+    /** Whether the loaded LibTorch natives were built with CUDA (the {@code cuda} build profile). */
+    public static boolean isGpuBuild() {
+        return Torch.class.getResource("/org/bytedeco/pytorch/" + platform() + "-gpu/") != null;
+    }
+
+    /**
+     * Enters inference mode on the current thread (no autograd bookkeeping; measured faster than no-grad).
+     * Close it on the same thread, in a try-with-resources.
+     */
+    public static InferenceGuard inferenceMode() {
+        load();
+        return new InferenceGuard(true);
+    }
+
+    /** Disables gradient recording on the current thread until closed (for EMA updates and the like). */
+    public static InferenceGuard noGrad() {
+        load();
+        return new InferenceGuard(false);
+    }
+}

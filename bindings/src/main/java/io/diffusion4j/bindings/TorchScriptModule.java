@@ -1,0 +1,312 @@
+package io.diffusion4j.bindings;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.StringJoiner;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.FunctionSchema;
+import org.bytedeco.pytorch.IValue;
+import org.bytedeco.pytorch.IValueVector;
+import org.bytedeco.pytorch.JitModule;
+import org.bytedeco.pytorch.Method;
+import org.bytedeco.pytorch.parameter_iterator;
+import org.bytedeco.pytorch.parameter_list;
+import org.bytedeco.pytorch.global.torch;
+
+/**
+ * A TorchScript module (what Python's {@code torch.jit.save} writes) loaded onto a device. Thread-safe for
+ * concurrent {@link #forward} calls in eval mode (TorchScript's interpreter is reentrant); training calls must
+ * come from one thread.
+ */
+public final class TorchScriptModule implements AutoCloseable {
+    static {
+        Torch.load();
+    }
+
+
+    /** One argument of a method's TorchScript schema, e.g. {@code timestep: Tensor}. */
+    public record Argument(String name, String type) {
+        @Override
+        public String toString() {
+            return name + ": " + type;
+        }
+    }
+
+    private final JitModule module;
+    private final String source;
+    private final Device device;
+    private final List<Argument> forwardArguments;
+    private volatile boolean closed;
+
+    private TorchScriptModule(JitModule module, String source, Device device) {
+        this.module = module;
+        this.module.retainReference();
+        this.source = source;
+        this.device = device;
+        this.forwardArguments = readForwardArguments(module, source);
+    }
+
+    /**
+     * Loads a TorchScript file onto {@code device}.
+     *
+     * @throws ModelLoadException if the file is missing, unreadable, not TorchScript, or truncated
+     */
+    public static TorchScriptModule load(Path file, Device device) throws ModelLoadException {
+        Torch.load();
+        Torch.checkAvailable(device);
+        if (!Files.exists(file)) {
+            throw new ModelLoadException("model file not found: " + file.toAbsolutePath());
+        }
+        if (!Files.isRegularFile(file) || !Files.isReadable(file)) {
+            throw new ModelLoadException("model file is not a readable file: " + file.toAbsolutePath());
+        }
+        return loadNative(file, file.toString(), device);
+    }
+
+    /** Loads a TorchScript module from its bytes; {@code sourceName} names it in messages. */
+    public static TorchScriptModule load(byte[] bytes, String sourceName, Device device) throws ModelLoadException {
+        Torch.load();
+        Torch.checkAvailable(device);
+        Path tmp = null;
+        try {
+            tmp = Files.createTempFile("diffusion4j-module", ".pt");
+            Files.write(tmp, bytes);
+            return loadNative(tmp, sourceName, device);
+        } catch (IOException e) {
+            throw new ModelLoadException("cannot stage " + sourceName + " for loading: " + e.getMessage(), e);
+        } finally {
+            deleteQuietly(tmp);
+        }
+    }
+
+    /**
+     * Loads a TorchScript module from a classpath resource (e.g. {@code io/diffusion4j/models/toy2d/model.pt}).
+     */
+    public static TorchScriptModule loadResource(String resource, Device device) throws ModelLoadException {
+        ClassLoader cl = Thread.currentThread().getContextClassLoader();
+        if (cl == null) {
+            cl = TorchScriptModule.class.getClassLoader();
+        }
+        try (InputStream in = cl.getResourceAsStream(resource)) {
+            if (in == null) {
+                throw new ModelLoadException("model resource not found on the classpath: " + resource);
+            }
+            return load(in.readAllBytes(), "classpath:" + resource, device);
+        } catch (ModelLoadException e) {
+            throw e;
+        } catch (IOException e) {
+            throw new ModelLoadException("cannot read model resource " + resource + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static TorchScriptModule loadNative(Path file, String sourceName, Device device)
+            throws ModelLoadException {
+        try (PointerScope ignored = new PointerScope()) {
+            JitModule m = torch.load(file.toString(), new org.bytedeco.pytorch.DeviceOptional(device.toNative()), false);
+            m.eval();
+            return new TorchScriptModule(m, sourceName, device);
+        } catch (RuntimeException e) {
+            throw new ModelLoadException(sourceName + ": " + explainLoadFailure(e) , e);
+        }
+    }
+
+    private static String explainLoadFailure(RuntimeException e) {
+        String native_ = NativeErrors.summary(e);
+        String msg = e.getMessage() == null ? "" : e.getMessage();
+        if (msg.contains("central directory") || msg.contains("zip archive")) {
+            return "not a TorchScript archive (not a zip file, or truncated) [" + native_ + "]";
+        }
+        if (msg.contains("constants.pkl") || msg.contains("code/")) {
+            return "a PyTorch file but not a TorchScript module (save it with "
+                    + "torch.jit.save(torch.jit.script(model), path), not torch.save) [" + native_ + "]";
+        }
+        if (msg.contains("failed reading file") || msg.contains("file not found") || msg.contains("crc")) {
+            return "the TorchScript archive is damaged or truncated [" + native_ + "]";
+        }
+        return "cannot load TorchScript module: " + native_;
+    }
+
+    private static List<Argument> readForwardArguments(JitModule m, String source) {
+        try (PointerScope ignored = new PointerScope()) {
+            org.bytedeco.pytorch.MethodOptional opt = m.find_method("forward");
+            if (!opt.has_value()) {
+                return List.of();
+            }
+            Method forward = opt.get();
+            FunctionSchema schema = forward.function().getSchema();
+            org.bytedeco.pytorch.Argument args = schema.arguments();
+            long n = forward.num_inputs();
+            List<Argument> out = new ArrayList<>();
+            for (long i = 0; i < n; i++) {
+                org.bytedeco.pytorch.Argument a = args.getPointer(i);
+                String name = a.name().getString();
+                if (i == 0 && name.equals("self")) {
+                    continue;
+                }
+                out.add(new Argument(name, a.type().get().str().getString()));
+            }
+            return List.copyOf(out);
+        } catch (RuntimeException e) {
+            throw new NativeOperationException("cannot read the forward schema of " + source + ": "
+                    + NativeErrors.summary(e), e);
+        }
+    }
+
+    /** Where the module came from (a path or {@code classpath:...}), for messages. */
+    public String source() {
+        return source;
+    }
+
+    public Device device() {
+        return device;
+    }
+
+    /** The arguments of {@code forward}, without {@code self}; empty if the module has no forward. */
+    public List<Argument> forwardArguments() {
+        return forwardArguments;
+    }
+
+    /**
+     * Runs {@code forward}. Inputs may be {@link Tensor}s, integers ({@code Long}/{@code Integer}), floats
+     * ({@code Double}/{@code Float}) or {@code Boolean}s. The result must be a tensor.
+     *
+     * @throws ModelInvocationException if the module rejects the inputs (count, shape, dtype, device) or fails
+     */
+    public Tensor forward(Object... inputs) {
+        JitModule m = handle();
+        if (!forwardArguments.isEmpty() && inputs.length != forwardArguments.size()) {
+            throw new ModelInvocationException("forward of " + source + " takes " + forwardArguments.size()
+                    + " argument(s) (" + signature() + "), got " + inputs.length, null);
+        }
+        try (PointerScope ignored = new PointerScope()) {
+            IValueVector in = new IValueVector();
+            for (Object x : inputs) {
+                in.push_back(toIValue(x));
+            }
+            IValue out = m.forward(in);
+            if (!out.isTensor()) {
+                throw new ModelInvocationException("forward of " + source + " returned "
+                        + out.tagKind().getString() + ", expected a Tensor", null);
+            }
+            return Tensor.own(new org.bytedeco.pytorch.Tensor(out.toTensor()));
+        } catch (ModelInvocationException | IllegalArgumentException | IllegalStateException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            throw new ModelInvocationException("forward(" + describeInputs(inputs) + ") of " + source
+                    + " failed: " + NativeErrors.summary(e), e);
+        }
+    }
+
+    private IValue toIValue(Object x) {
+        if (x instanceof Tensor t) {
+            return new IValue(t.unwrap());
+        } else if (x instanceof Long || x instanceof Integer || x instanceof Short) {
+            return new IValue(((Number) x).longValue());
+        } else if (x instanceof Double || x instanceof Float) {
+            return new IValue(((Number) x).doubleValue());
+        } else if (x instanceof Boolean b) {
+            return new IValue(b.booleanValue());
+        }
+        throw new IllegalArgumentException("forward input of type "
+                + (x == null ? "null" : x.getClass().getName()) + " is not supported; pass a Tensor, integer, "
+                + "float or boolean");
+    }
+
+    private String signature() {
+        StringJoiner j = new StringJoiner(", ");
+        forwardArguments.forEach(a -> j.add(a.toString()));
+        return j.toString();
+    }
+
+    private String describeInputs(Object[] inputs) {
+        StringJoiner j = new StringJoiner(", ");
+        for (int i = 0; i < inputs.length; i++) {
+            String name = i < forwardArguments.size() ? forwardArguments.get(i).name() + ": " : "";
+            Object x = inputs[i];
+            j.add(name + (x instanceof Tensor t ? t.describe() : String.valueOf(x)));
+        }
+        return j.toString();
+    }
+
+    /** Sets training mode (dropout, batch-norm statistics) on this module and its children. */
+    public void train(boolean on) {
+        handle().train(on);
+    }
+
+    public boolean isTraining() {
+        return handle().is_training();
+    }
+
+    /**
+     * The module's parameters as handles that share their storage (and gradients) with the module; the caller owns
+     * the list's handles.
+     */
+    public List<Tensor> parameters() {
+        try (PointerScope ignored = new PointerScope()) {
+            parameter_list pl = handle().parameters(true);
+            List<Tensor> out = new ArrayList<>();
+            for (parameter_iterator it = pl.begin(); it.notEquals(pl.end()); it = it.increment()) {
+                out.add(Tensor.own(new org.bytedeco.pytorch.Tensor(it.access())));
+            }
+            return out;
+        }
+    }
+
+    /**
+     * Writes the module as a TorchScript file that Python's {@code torch.jit.load} reads. The file is written to a
+     * temporary sibling and renamed, so an interrupted save never leaves a broken file at {@code file}.
+     */
+    public void save(Path file) throws IOException {
+        Path abs = file.toAbsolutePath();
+        Path dir = abs.getParent();
+        if (dir != null) {
+            Files.createDirectories(dir);
+        }
+        Path tmp = Files.createTempFile(dir, abs.getFileName().toString(), ".tmp");
+        try {
+            try (PointerScope ignored = new PointerScope()) {
+                handle().save(tmp.toString());
+            } catch (RuntimeException e) {
+                throw new IOException("cannot save TorchScript module to " + abs + ": " + NativeErrors.summary(e), e);
+            }
+            Files.move(tmp, abs, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+                    java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        } finally {
+            deleteQuietly(tmp);
+        }
+    }
+
+    /** The native module, valid while this object is open (escape hatch; do not deallocate it). */
+    public JitModule unwrap() {
+        return handle();
+    }
+
+    private JitModule handle() {
+        if (closed) {
+            throw new IllegalStateException("module " + source + " is closed");
+        }
+        return module;
+    }
+
+    @Override
+    public void close() {
+        if (!closed) {
+            closed = true;
+            module.releaseReference();
+        }
+    }
+
+    private static void deleteQuietly(Path p) {
+        if (p != null) {
+            try {
+                Files.deleteIfExists(p);
+            } catch (IOException ignored) {
+                // a leftover temp file is harmless
+            }
+        }
+    }
+}

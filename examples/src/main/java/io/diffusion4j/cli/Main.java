@@ -1,0 +1,81 @@
+package io.diffusion4j.cli;
+
+import java.io.PrintWriter;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** The {@code diffusion4j} command line. */
+@Command(name = "diffusion4j",
+        mixinStandardHelpOptions = true,
+        versionProvider = VersionProvider.class,
+        description = "Diffusion models on LibTorch: sample, noise and fine-tune PyTorch-trained denoisers.",
+        subcommands = {InfoCommand.class, CommandLine.HelpCommand.class})
+public final class Main implements Runnable {
+
+    /** Exit code for a usage error (unknown option, bad value). */
+    public static final int EXIT_USAGE = 2;
+    /** Exit code for a failure while running (bad model file, native error). */
+    public static final int EXIT_FAILURE = 1;
+
+    @Option(names = "--verbose", scope = CommandLine.ScopeType.INHERIT,
+            description = "Print stack traces and debug logging.")
+    boolean verbose;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        throw new CommandLine.ParameterException(spec.commandLine(), "missing command; try 'diffusion4j --help'");
+    }
+
+    public static void main(String[] args) {
+        System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
+    }
+
+    /** Runs the CLI and returns its exit code (for tests and embedding). */
+    public static int run(String[] args, PrintWriter out, PrintWriter err) {
+        boolean verbose = java.util.Arrays.asList(args).contains("--verbose");
+        if (verbose) {
+            System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "debug");
+        }
+        CommandLine cli = new CommandLine(new Main());
+        cli.setOut(out);
+        cli.setErr(err);
+        cli.setParameterExceptionHandler((ex, a) -> {
+            String sub = ex.getCommandLine().getCommandName();
+            err.println("diffusion4j: " + ex.getMessage() + " (see '"
+                    + ("diffusion4j".equals(sub) ? "diffusion4j" : "diffusion4j " + sub) + " --help')");
+            err.flush();
+            return EXIT_USAGE;
+        });
+        cli.setExecutionExceptionHandler((ex, c, parseResult) -> {
+            if (ex instanceof CommandLine.ParameterException pe) {
+                return c.getParameterExceptionHandler().handleParseException(pe, args);
+            }
+            if (ex instanceof UsageException) {
+                err.println("diffusion4j: " + ex.getMessage());
+                err.flush();
+                return EXIT_USAGE;
+            }
+            err.println("diffusion4j: error: " + firstLine(ex));
+            if (verbose) {
+                ex.printStackTrace(err);
+            } else {
+                err.println("(run with --verbose for details)");
+            }
+            err.flush();
+            return EXIT_FAILURE;
+        });
+        return cli.execute(args);
+    }
+
+    private static String firstLine(Throwable ex) {
+        String m = ex.getMessage();
+        if (m == null || m.isBlank()) {
+            return ex.getClass().getSimpleName();
+        }
+        return m.lines().findFirst().orElse(m);
+    }
+}
