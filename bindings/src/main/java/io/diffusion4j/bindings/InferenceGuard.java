@@ -30,6 +30,8 @@ public final class InferenceGuard implements AutoCloseable {
                     + owner.getName() + "), not on " + Thread.currentThread().getName());
         }
         closed = true;
-        guard.releaseReference();
+        // deallocate() ends the RAII guard now even when an enclosing PointerScope also holds it (its later release
+        // is then a no-op); releaseReference() alone would leave the mode on until that scope closed.
+        guard.deallocate();
     }
 }

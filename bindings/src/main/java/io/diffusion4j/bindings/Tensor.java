@@ -684,6 +684,85 @@ public final class Tensor implements AutoCloseable {
         return c.contiguous();
     }
 
+    // ---- autograd (training) ------------------------------------------------------------------------------
+
+    /** Turns gradient recording for this (leaf) tensor on or off, in place; returns this. */
+    public Tensor requiresGrad(boolean on) {
+        try (PointerScope ignored = new PointerScope()) {
+            unwrap().requires_grad_(on);
+            return this;
+        } catch (RuntimeException e) {
+            throw failure("requires_grad_(" + on + ")", this, null, e);
+        }
+    }
+
+    /** Whether autograd records operations on this tensor. */
+    public boolean requiresGrad() {
+        return unwrap().requires_grad();
+    }
+
+    /**
+     * Back-propagates from this one-element tensor (a loss), adding to the {@link #grad()} of every leaf that
+     * requires grad; the graph is freed afterwards.
+     *
+     * @throws IllegalStateException if this tensor has more than one element or does not require grad
+     */
+    public void backward() {
+        if (numel() != 1) {
+            throw new IllegalStateException("backward() needs a one-element loss, got " + describe());
+        }
+        if (!requiresGrad()) {
+            throw new IllegalStateException("backward() on " + describe() + ", which does not require grad (was "
+                    + "it computed under no-grad or inference mode, or from parameters without requiresGrad?)");
+        }
+        try (PointerScope ignored = new PointerScope()) {
+            unwrap().backward();
+        } catch (RuntimeException e) {
+            throw failure("backward", this, null, e);
+        }
+    }
+
+    /** The accumulated gradient of this leaf tensor (shares storage with it), or null if it has none. */
+    public Tensor grad() {
+        try (PointerScope ignored = new PointerScope()) {
+            org.bytedeco.pytorch.Tensor g = unwrap().grad();
+            if (g == null || g.isNull() || !g.defined()) {
+                return null;
+            }
+            return own(new org.bytedeco.pytorch.Tensor(g));
+        }
+    }
+
+    /** Mean squared error {@code mean((prediction - target)^2)} over all elements (a one-element tensor). */
+    public static Tensor mseLoss(Tensor prediction, Tensor target) {
+        try {
+            return own(torch.mse_loss(prediction.unwrap(), target.unwrap()));
+        } catch (RuntimeException e) {
+            throw failure("mse_loss", prediction, target, e);
+        }
+    }
+
+    /**
+     * Per-sample mean squared error: {@code mean((this - target)^2)} over every dimension but the first, shape
+     * {@code [B]} (for a 1-d tensor, the squared differences themselves).
+     */
+    public Tensor mseLossPerSample(Tensor target) {
+        try (PointerScope ignored = new PointerScope()) {
+            org.bytedeco.pytorch.Tensor sq = unwrap().sub(target.unwrap()).square();
+            int n = (int) sq.dim();
+            if (n <= 1) {
+                return own(sq);
+            }
+            long[] dims = new long[n - 1];
+            for (int i = 1; i < n; i++) {
+                dims[i - 1] = i;
+            }
+            return own(sq.mean(dims, false, new org.bytedeco.pytorch.ScalarTypeOptional()));
+        } catch (RuntimeException e) {
+            throw failure("mse_loss per sample", this, target, e);
+        }
+    }
+
     // ---- helpers -----------------------------------------------------------------------------------------
 
     static TensorOptions options(DType dtype, Device device) {

@@ -232,6 +232,19 @@ public final class TorchScriptModule implements AutoCloseable {
         return j.toString();
     }
 
+    /** Converts the module's floating-point parameters and buffers to {@code dtype} in place (e.g. float16). */
+    public void to(DType dtype) {
+        if (!dtype.isFloatingPoint()) {
+            throw new IllegalArgumentException("a module's weights must be floating point, got " + dtype.label());
+        }
+        try (PointerScope ignored = new PointerScope()) {
+            handle().to(dtype.scalarType());
+        } catch (RuntimeException e) {
+            throw new NativeOperationException("cannot convert " + source + " to " + dtype.label() + ": "
+                    + NativeErrors.summary(e), e);
+        }
+    }
+
     /** Sets training mode (dropout, batch-norm statistics) on this module and its children. */
     public void train(boolean on) {
         handle().train(on);

@@ -1,0 +1,152 @@
+package io.diffusion4j.cli;
+
+import io.diffusion4j.bindings.NativeScope;
+import io.diffusion4j.bindings.Tensor;
+import io.diffusion4j.bindings.TensorFiles;
+import io.diffusion4j.bindings.Torch;
+import io.diffusion4j.image.Images;
+import io.diffusion4j.image.ValueRange;
+import io.diffusion4j.model.Denoiser;
+import io.diffusion4j.model.ModelFolder;
+import io.diffusion4j.model.ModelSpec;
+import io.diffusion4j.pipeline.DiffusionPipeline;
+import io.diffusion4j.pipeline.GenerationRequest;
+import io.diffusion4j.pipeline.StepEvent;
+import io.diffusion4j.pipeline.StepListener;
+import io.diffusion4j.scheduler.Scheduler;
+import io.diffusion4j.scheduler.SchedulerConfig;
+import io.diffusion4j.scheduler.Schedulers;
+import java.awt.image.BufferedImage;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.List;
+
+/** The CLI's glue around {@link DiffusionPipeline}: open the model, run, write PNG/tensor files. */
+final class Generation {
+    private Generation() {
+    }
+
+    /** Builds the request from the options plus {@code extra}, runs it, writes outputs; returns the exit code. */
+    static int run(GenerationOptions o, Path outOrNull, PrintWriter stdout, PrintWriter stderr,
+                   Customizer extra) throws IOException {
+        if (o.threads != null) {
+            if (o.threads < 1) {
+                throw new UsageException("--threads must be >= 1, got " + o.threads);
+            }
+            Torch.setThreads(o.threads);
+        }
+        if (o.batch < 1) {
+            throw new UsageException("--batch must be >= 1, got " + o.batch);
+        }
+        if (o.eta < 0) {
+            throw new UsageException("--eta must be >= 0, got " + o.eta);
+        }
+        ModelFolder folder;
+        try {
+            folder = ModelFolder.resolve(o.model);
+        } catch (io.diffusion4j.model.ModelNotFoundException e) {
+            throw new UsageException("--model: " + e.getMessage());
+        }
+        SchedulerConfig config = folder.schedulerConfig();
+        if (config == null) {
+            throw new UsageException(folder.location() + " has no scheduler_config.json: it is not a denoiser");
+        }
+        Scheduler scheduler;
+        try {
+            scheduler = o.scheduler != null ? Schedulers.byName(o.scheduler, config, o.eta)
+                    : Schedulers.fromConfig(config, o.eta);
+        } catch (IllegalArgumentException e) {
+            throw new UsageException("--scheduler: " + e.getMessage());
+        }
+        int steps = o.steps != null ? o.steps : scheduler.name().equals("ddpm") ? config.numTrainTimesteps() : 50;
+        if (steps < 1 || steps > config.numTrainTimesteps()) {
+            throw new UsageException("--steps must be between 1 and " + config.numTrainTimesteps() + " (the model's "
+                    + "num_train_timesteps), got " + steps);
+        }
+        ModelSpec spec = folder.spec();
+        ValueRange range = spec != null ? spec.valueRange() : null;
+        Path out = outOrNull;
+        if (out == null && range != null && o.saveTensor == null) {
+            out = Path.of("sample.png");
+        }
+        if (out != null && range == null) {
+            throw new UsageException(folder.location() + " does not make images (no value_range in diffusion4j.json); "
+                    + "use --save-tensor FILE instead of --out");
+        }
+        try (NativeScope scope = new NativeScope();
+             Denoiser denoiser = folder.loadDenoiser(o.device(), o.dtype())) {
+            RunContext ctx = new RunContext(folder, spec, denoiser);
+            GenerationRequest.Builder req = GenerationRequest.builder().steps(steps).seed(o.seed).batchSize(o.batch)
+                    .guidanceScale(o.guidance).checkNumerics(o.checkNumerics);
+            extra.customize(ctx, req);
+            if (o.classes != null) {
+                req.classLabels(o.classes);
+            }
+            if (System.console() != null) {
+                req.listener(new ProgressBar(stderr));
+            }
+            GenerationRequest request;
+            try {
+                request = req.build();
+            } catch (IllegalArgumentException e) {
+                throw new UsageException(e.getMessage());
+            }
+            DiffusionPipeline pipeline = new DiffusionPipeline(denoiser, scheduler, spec != null ? spec.sampleShape() : null);
+            long t0 = System.nanoTime();
+            Tensor result;
+            try {
+                result = pipeline.generate(request);
+            } catch (IllegalArgumentException e) {
+                throw new UsageException(e.getMessage());
+            }
+            double seconds = (System.nanoTime() - t0) / 1e9;
+            if (o.saveTensor != null) {
+                TensorFiles.write(o.saveTensor, result);
+                stdout.println("wrote " + o.saveTensor + " (" + result.describe() + ")");
+            }
+            if (out != null) {
+                List<BufferedImage> images = Images.toImages(result, range);
+                int scale = (int) Math.max(1, Math.min(8, 64 / Math.max(1, result.size(result.dim() - 1))));
+                Images.writePng(Images.grid(images, scale), out);
+                stdout.println("wrote " + out + " (" + images.size() + " image(s), " + result.size(result.dim() - 1)
+                        + "x" + result.size(result.dim() - 2) + ")");
+            }
+            stdout.printf("%s: %d %s steps, batch %d, seed %d, %.2f s on %s%n", folder.location(), steps,
+                    scheduler.name(), o.batch, o.seed, seconds, denoiser.device());
+            stdout.flush();
+        }
+        return 0;
+    }
+
+    /** Adds a command's own inputs to the request (inside the run's native scope). */
+    @FunctionalInterface
+    interface Customizer {
+        void customize(RunContext ctx, GenerationRequest.Builder request) throws IOException;
+    }
+
+    /** What a command may need to build its request. */
+    record RunContext(ModelFolder folder, ModelSpec spec, Denoiser denoiser) {
+    }
+
+    /** A one-line progress bar on stderr. */
+    static final class ProgressBar implements StepListener {
+        private final PrintWriter err;
+
+        ProgressBar(PrintWriter err) {
+            this.err = err;
+        }
+
+        @Override
+        public void onStep(StepEvent e) {
+            int width = 30;
+            int filled = (int) ((long) width * e.step() / e.steps());
+            err.printf("\r[%s%s] %d/%d  eta %.1fs ", "#".repeat(filled), " ".repeat(width - filled), e.step(), e.steps(),
+                    e.remaining().toMillis() / 1000.0);
+            if (e.step() == e.steps()) {
+                err.println();
+            }
+            err.flush();
+        }
+    }
+}

@@ -1,0 +1,80 @@
+package io.diffusion4j.cli;
+
+import io.diffusion4j.bindings.DType;
+import io.diffusion4j.bindings.Device;
+import io.diffusion4j.bindings.Torch;
+import java.nio.file.Path;
+import picocli.CommandLine.Option;
+
+/** Options shared by sample, img2img and inpaint. */
+final class GenerationOptions {
+    @Option(names = {"-m", "--model"}, required = true, paramLabel = "NAME|DIR",
+            description = "A built-in model (see 'diffusion4j info') or a model folder (model.pt + scheduler_config.json"
+                    + " [+ diffusion4j.json]).")
+    String model;
+
+    @Option(names = "--scheduler", paramLabel = "NAME",
+            description = "ddpm or ddim (default: the config's _class_name).")
+    String scheduler;
+
+    @Option(names = "--steps", paramLabel = "N", description = "Inference steps (default: 1000 for ddpm, 50 for ddim).")
+    Integer steps;
+
+    @Option(names = "--eta", paramLabel = "E", defaultValue = "0",
+            description = "DDIM eta: 0 deterministic, 1 DDPM-like (default: ${DEFAULT-VALUE}).")
+    double eta;
+
+    @Option(names = "--seed", paramLabel = "S", defaultValue = "0",
+            description = "Sample i uses seed S+i, as a diffusers pipeline with one generator per sample (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = {"-b", "--batch"}, paramLabel = "B", defaultValue = "1", description = "Number of samples (default: ${DEFAULT-VALUE}).")
+    int batch;
+
+    @Option(names = "--class", paramLabel = "C", split = ",",
+            description = "Class id for a class-conditional model (one for all, or one per sample, comma-separated); "
+                    + "left out: unconditional (the null class).")
+    int[] classes;
+
+    @Option(names = "--guidance", paramLabel = "G", defaultValue = "1",
+            description = "Classifier-free guidance scale; on above 1 (default: ${DEFAULT-VALUE}).")
+    double guidance;
+
+    @Option(names = "--device", paramLabel = "D", defaultValue = "cpu", description = "cpu, cuda or cuda:N (default: ${DEFAULT-VALUE}).")
+    String device;
+
+    @Option(names = "--dtype", paramLabel = "T", defaultValue = "float32",
+            description = "Model dtype: float32, float16 or bfloat16 (default: ${DEFAULT-VALUE}).")
+    String dtype;
+
+    @Option(names = "--threads", paramLabel = "N", description = "LibTorch intra-op threads (default: LibTorch's).")
+    Integer threads;
+
+    @Option(names = "--save-tensor", paramLabel = "FILE",
+            description = "Also write the final samples as a tensor file (what Python's torch.load reads).")
+    Path saveTensor;
+
+    @Option(names = "--check-numerics", description = "Check for NaN/Inf after every step (a device sync per step).")
+    boolean checkNumerics;
+
+    Device device() {
+        try {
+            return Torch.device(device);
+        } catch (IllegalArgumentException e) {
+            throw new UsageException("--device: " + e.getMessage());
+        }
+    }
+
+    DType dtype() {
+        DType d = null;
+        try {
+            d = DType.parse(dtype);
+        } catch (IllegalArgumentException e) {
+            // reported below
+        }
+        if (d != DType.FLOAT32 && d != DType.FLOAT16 && d != DType.BFLOAT16) {
+            throw new UsageException("--dtype must be float32, float16 or bfloat16, got '" + dtype + "'");
+        }
+        return d;
+    }
+}

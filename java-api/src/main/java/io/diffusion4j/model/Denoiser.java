@@ -1,0 +1,43 @@
+package io.diffusion4j.model;
+
+import io.diffusion4j.bindings.DType;
+import io.diffusion4j.bindings.Device;
+import io.diffusion4j.bindings.Tensor;
+
+/**
+ * The one model abstraction: {@code (sample, timestep, class labels) -> prediction} (epsilon, x0 or v, as the
+ * scheduler config's {@code prediction_type} says). A TorchScript module, a Java-built module or a guided wrapper
+ * are all denoisers. Implementations are safe for concurrent {@link #predict} calls in inference.
+ */
+public interface Denoiser extends AutoCloseable {
+
+    /**
+     * Runs the model.
+     *
+     * @param sample      [B, ...sample shape], float32 (or the model's dtype)
+     * @param timesteps   [B] in {@link #timestepDType()}
+     * @param classLabels [B] int64, or null for an unconditional model
+     * @return the prediction, same shape as {@code sample} (twice the channels for learned variance)
+     */
+    Tensor predict(Tensor sample, Tensor timesteps, Tensor classLabels);
+
+    /** Whether {@link #predict} takes class labels. */
+    boolean isConditional();
+
+    /** Number of classes of a conditional model, 0 otherwise. */
+    int numClasses();
+
+    /** The class id that means "unconditional" (classifier-free guidance), or -1 if the model has none. */
+    int nullClassId();
+
+    /** The dtype the model takes timesteps in. */
+    DType timestepDType();
+
+    /** The dtype of the model's weights (inputs are converted to it). */
+    DType dtype();
+
+    Device device();
+
+    @Override
+    void close();
+}

@@ -1,0 +1,182 @@
+package io.diffusion4j.model;
+
+import io.diffusion4j.bindings.DType;
+import io.diffusion4j.bindings.Device;
+import io.diffusion4j.bindings.ModelInvocationException;
+import io.diffusion4j.bindings.NativeScope;
+import io.diffusion4j.bindings.Tensor;
+import io.diffusion4j.bindings.TorchScriptModule;
+import io.diffusion4j.models.BuiltinModels;
+import io.diffusion4j.scheduler.SchedulerConfig;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+
+/**
+ * A model folder: {@code model.pt} (TorchScript), {@code scheduler_config.json} (diffusers) and, optionally,
+ * {@code diffusion4j.json} (sample shape, value range, signature, classes). Opened from a directory or from the
+ * built-in models on the classpath; the files are read and checked when opened, the module when loaded.
+ */
+public final class ModelFolder {
+    public static final String MODEL_FILE = "model.pt";
+    public static final String SCHEDULER_FILE = "scheduler_config.json";
+
+    private final String location;
+    private final Path dir;
+    private final String resourceDir;
+    private final SchedulerConfig schedulerConfig;
+    private final ModelSpec spec;
+
+    private ModelFolder(String location, Path dir, String resourceDir, SchedulerConfig schedulerConfig, ModelSpec spec) {
+        this.location = location;
+        this.dir = dir;
+        this.resourceDir = resourceDir;
+        this.schedulerConfig = schedulerConfig;
+        this.spec = spec;
+    }
+
+    /**
+     * Opens a built-in model by name, or else a directory.
+     *
+     * @throws ModelFolderException naming what is missing or wrong
+     */
+    public static ModelFolder resolve(String nameOrPath) throws IOException {
+        if (BuiltinModels.names().contains(nameOrPath)) {
+            return builtin(nameOrPath);
+        }
+        Path p = Path.of(nameOrPath);
+        if (Files.isDirectory(p)) {
+            return open(p);
+        }
+        throw new ModelNotFoundException("model '" + nameOrPath + "' is neither a built-in model ("
+                + String.join(", ", BuiltinModels.names()) + ") nor a directory");
+    }
+
+    /** Opens a model folder on disk. */
+    public static ModelFolder open(Path dir) throws IOException {
+        if (!Files.isDirectory(dir)) {
+            throw new ModelFolderException("model folder not found: " + dir.toAbsolutePath());
+        }
+        Path model = dir.resolve(MODEL_FILE);
+        if (!Files.isRegularFile(model)) {
+            throw new ModelFolderException(dir + ": " + MODEL_FILE + " is missing (a TorchScript file written by "
+                    + "torch.jit.save)");
+        }
+        Path sched = dir.resolve(SCHEDULER_FILE);
+        SchedulerConfig config = Files.isRegularFile(sched) ? SchedulerConfig.read(sched) : null;
+        Path specFile = dir.resolve(ModelSpec.FILE_NAME);
+        ModelSpec spec = Files.isRegularFile(specFile) ? ModelSpec.read(specFile) : null;
+        return new ModelFolder(dir.toString(), dir, null, config, spec);
+    }
+
+    /** Opens a built-in model from the classpath. */
+    public static ModelFolder builtin(String name) throws IOException {
+        String base = BuiltinModels.ROOT + name + "/";
+        String modelJson = resourceText(base + ModelSpec.FILE_NAME);
+        if (resourceText(base + SCHEDULER_FILE) == null && modelJson == null) {
+            throw new ModelFolderException("no built-in model '" + name + "'; built-in models: "
+                    + String.join(", ", BuiltinModels.names()));
+        }
+        String sched = resourceText(base + SCHEDULER_FILE);
+        SchedulerConfig config = sched == null ? null : SchedulerConfig.fromJson(sched, "builtin:" + name + "/" + SCHEDULER_FILE);
+        ModelSpec spec = modelJson == null ? null : ModelSpec.fromJson(modelJson, "builtin:" + name + "/" + ModelSpec.FILE_NAME);
+        return new ModelFolder("builtin:" + name, null, base, config, spec);
+    }
+
+    private static String resourceText(String resource) throws IOException {
+        try (InputStream in = classLoader().getResourceAsStream(resource)) {
+            return in == null ? null : new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        }
+    }
+
+    private static ClassLoader classLoader() {
+        ClassLoader cl = Thread.currentThread().getContextClassLoader();
+        return cl != null ? cl : ModelFolder.class.getClassLoader();
+    }
+
+    /** Where the folder is: a path or {@code builtin:<name>}. */
+    public String location() {
+        return location;
+    }
+
+    /** The scheduler config, or null when the folder has none (e.g. a classifier). */
+    public SchedulerConfig schedulerConfig() {
+        return schedulerConfig;
+    }
+
+    /** The folder's {@code diffusion4j.json}, or null when it has none. */
+    public ModelSpec spec() {
+        return spec;
+    }
+
+    /** Loads {@code model.pt} onto {@code device}. */
+    public TorchScriptModule loadModule(Device device) throws IOException {
+        return dir != null
+                ? TorchScriptModule.load(dir.resolve(MODEL_FILE), device)
+                : TorchScriptModule.loadResource(resourceDir + MODEL_FILE, device);
+    }
+
+    /**
+     * Loads the denoiser and, when {@code diffusion4j.json} gives a sample shape, checks with one forward on a batch
+     * of one that the model accepts that shape and returns it (or twice its channels, for learned variance).
+     *
+     * @throws ModelFolderException if the model rejects the documented shape
+     */
+    public Denoiser loadDenoiser(Device device, DType dtype) throws IOException {
+        if (schedulerConfig == null) {
+            throw new ModelFolderException(location + ": " + SCHEDULER_FILE + " is missing (a denoiser needs the "
+                    + "diffusers scheduler config it was trained with)");
+        }
+        TorchScriptModule module = loadModule(device);
+        TorchScriptDenoiser d;
+        try {
+            d = new TorchScriptDenoiser(module, spec, dtype);
+        } catch (IllegalArgumentException e) {
+            module.close();
+            throw new ModelFolderException(location + ": " + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            module.close();
+            throw e;
+        }
+        if (spec != null) {
+            try {
+                probe(d, spec);
+            } catch (ModelFolderException e) {
+                d.close();
+                throw e;
+            }
+        }
+        return d;
+    }
+
+    private void probe(Denoiser d, ModelSpec spec) throws ModelFolderException {
+        long[] shape = spec.batchShape(1);
+        String where = location + "/" + ModelSpec.FILE_NAME;
+        try (NativeScope scope = new NativeScope()) {
+            Tensor x = Tensor.zeros(d.dtype(), d.device(), shape);
+            Tensor t = Tensor.zeros(d.timestepDType(), d.device(), 1);
+            Tensor labels = d.isConditional()
+                    ? Tensor.full(Math.max(0, d.nullClassId()), DType.INT64, d.device(), 1) : null;
+            long[] out = d.predict(x, t, labels).shape();
+            long[] doubled = shape.clone();
+            if (doubled.length > 1) {
+                doubled[1] *= 2;
+            }
+            if (!Arrays.equals(out, shape) && !Arrays.equals(out, doubled)) {
+                throw new ModelFolderException(where + ": sample_shape " + Arrays.toString(spec.sampleShape())
+                        + " gives a model output of shape " + Arrays.toString(out) + ", expected "
+                        + Arrays.toString(shape));
+            }
+        } catch (ModelInvocationException e) {
+            if (d.dtype() != DType.FLOAT32) {
+                throw new ModelFolderException(location + "/" + MODEL_FILE + " does not run in " + d.dtype().label()
+                        + " (it makes float32 tensors inside its forward); use float32 (" + e.getMessage() + ")", e);
+            }
+            throw new ModelFolderException(where + ": sample_shape " + Arrays.toString(spec.sampleShape())
+                    + " is not accepted by " + MODEL_FILE + " (" + e.getMessage() + ")", e);
+        }
+    }
+}

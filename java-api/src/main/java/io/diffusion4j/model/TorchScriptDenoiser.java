@@ -1,0 +1,113 @@
+package io.diffusion4j.model;
+
+import io.diffusion4j.bindings.DType;
+import io.diffusion4j.bindings.Device;
+import io.diffusion4j.bindings.Tensor;
+import io.diffusion4j.bindings.TorchScriptModule;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * A denoiser backed by a TorchScript module whose forward is {@code (sample, timestep)} or
+ * {@code (sample, timestep, class_labels)}. The signature and timestep dtype come from {@code diffusion4j.json}
+ * when there is one, otherwise from the module's schema (three arguments = class-conditional, timesteps int64).
+ */
+public final class TorchScriptDenoiser implements Denoiser {
+    private final TorchScriptModule module;
+    private final boolean conditional;
+    private final int numClasses;
+    private final int nullClassId;
+    private final DType timestepDType;
+    private final DType dtype;
+
+    /**
+     * @param module the loaded module; this denoiser takes ownership and closes it
+     * @param spec   the model's diffusion4j.json, or null to read the signature from the module
+     * @param dtype  the dtype to run the model in (its weights are converted if not float32)
+     */
+    public TorchScriptDenoiser(TorchScriptModule module, ModelSpec spec, DType dtype) {
+        this.module = module;
+        List<TorchScriptModule.Argument> args = module.forwardArguments();
+        boolean fromSpec = spec != null && !spec.forwardSignature().isEmpty();
+        int arity = fromSpec ? spec.forwardSignature().size() : args.size();
+        if (fromSpec && !args.isEmpty() && args.size() != arity) {
+            throw new IllegalArgumentException("diffusion4j.json forward_signature " + spec.forwardSignature()
+                    + " does not match the forward of " + module.source() + " " + args);
+        }
+        if (arity != 2 && arity != 3) {
+            throw new IllegalArgumentException(module.source() + ": forward must take (sample, timestep) or "
+                    + "(sample, timestep, class_labels), found " + (fromSpec ? spec.forwardSignature() : args));
+        }
+        this.conditional = arity == 3;
+        this.numClasses = spec != null ? spec.numClasses() : 0;
+        this.nullClassId = spec != null ? spec.nullClassId() : -1;
+        DType td = spec != null ? spec.timestepDType() : null;
+        if (td == null && args.size() >= 2) {
+            String type = args.get(1).type().toLowerCase(Locale.ROOT);
+            td = type.equals("float") ? DType.FLOAT32 : DType.INT64;
+        }
+        this.timestepDType = td != null ? td : DType.INT64;
+        if (!dtype.isFloatingPoint()) {
+            throw new IllegalArgumentException("model dtype must be floating point, got " + dtype.label());
+        }
+        if (dtype != DType.FLOAT32) {
+            module.to(dtype);
+        }
+        this.dtype = dtype;
+    }
+
+    @Override
+    public Tensor predict(Tensor sample, Tensor timesteps, Tensor classLabels) {
+        if (conditional) {
+            if (classLabels == null) {
+                throw new IllegalArgumentException(module.source() + " is class-conditional: pass class labels "
+                        + "(the null class " + nullClassId + " for unconditional samples)");
+            }
+            return module.forward(sample, timesteps, classLabels);
+        }
+        if (classLabels != null) {
+            throw new IllegalArgumentException(module.source() + " is unconditional: it takes no class labels");
+        }
+        return module.forward(sample, timesteps);
+    }
+
+    /** The underlying module (for training and export). */
+    public TorchScriptModule module() {
+        return module;
+    }
+
+    @Override
+    public boolean isConditional() {
+        return conditional;
+    }
+
+    @Override
+    public int numClasses() {
+        return numClasses;
+    }
+
+    @Override
+    public int nullClassId() {
+        return nullClassId;
+    }
+
+    @Override
+    public DType timestepDType() {
+        return timestepDType;
+    }
+
+    @Override
+    public DType dtype() {
+        return dtype;
+    }
+
+    @Override
+    public Device device() {
+        return module.device();
+    }
+
+    @Override
+    public void close() {
+        module.close();
+    }
+}

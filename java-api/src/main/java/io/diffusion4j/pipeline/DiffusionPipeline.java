@@ -1,0 +1,254 @@
+package io.diffusion4j.pipeline;
+
+import io.diffusion4j.bindings.DType;
+import io.diffusion4j.bindings.InferenceGuard;
+import io.diffusion4j.bindings.NativeScope;
+import io.diffusion4j.bindings.Tensor;
+import io.diffusion4j.bindings.Torch;
+import io.diffusion4j.model.Denoiser;
+import io.diffusion4j.model.GuidedDenoiser;
+import io.diffusion4j.scheduler.SamplerRun;
+import io.diffusion4j.scheduler.SamplingPlan;
+import io.diffusion4j.scheduler.Scheduler;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.concurrent.CancellationException;
+
+/**
+ * Generation with a denoiser and a scheduler: unconditional or class-conditional, classifier-free guidance,
+ * img2img (SDEdit) and inpainting. Each step runs in its own native memory scope, so native memory stays flat over
+ * any number of steps. Immutable and thread-safe: one pipeline serves concurrent requests (each call has its own
+ * plan, noise and state).
+ */
+public final class DiffusionPipeline {
+    private final Denoiser denoiser;
+    private final Scheduler scheduler;
+    private final long[] sampleShape;
+
+    /**
+     * @param denoiser    the model (borrowed: the caller closes it)
+     * @param scheduler   the reverse-process sampler
+     * @param sampleShape shape of one sample without the batch dimension (from diffusion4j.json); may be null when
+     *                    every request gives an initial noise or image
+     */
+    public DiffusionPipeline(Denoiser denoiser, Scheduler scheduler, long[] sampleShape) {
+        this.denoiser = denoiser;
+        this.scheduler = scheduler;
+        this.sampleShape = sampleShape == null ? null : sampleShape.clone();
+    }
+
+    public Scheduler scheduler() {
+        return scheduler;
+    }
+
+    public Denoiser denoiser() {
+        return denoiser;
+    }
+
+    /**
+     * Runs a request. The result ([B, ...], float32, on the denoiser's device) belongs to the caller, or to the
+     * enclosing {@link NativeScope} if one is open. The run uses LibTorch's inference mode (faster than no-grad), so
+     * the result is an inference tensor: to train on it, {@code copy()} it outside inference mode first.
+     *
+     * @throws IllegalArgumentException  for a request this model cannot serve (guidance without classes, class id
+     *                                   out of range, mismatched shapes)
+     * @throws CancellationException     when cancelled (token or thread interrupt) at a step boundary
+     * @throws NonFiniteResultException  when the result (or, with checkNumerics, a step) has NaN or Inf
+     */
+    public Tensor generate(GenerationRequest request) {
+        validate(request);
+        int batch = request.batchSize();
+        try (InferenceGuard inference = Torch.inferenceMode();
+             NativeScope run = new NativeScope();
+             SamplingPlan plan = scheduler.plan(request.steps());
+             NoiseSource noise = request.noiseSource() != null ? request.noiseSource()
+                     : NoiseSource.perSample(request.seeds())) {
+            Denoiser model = request.guided() ? new GuidedDenoiser(denoiser, request.guidanceScale()) : denoiser;
+            int total = plan.steps();
+            int start = 0;
+            if (request.image() != null && request.mask() == null) {
+                int initSteps = Math.min((int) (total * request.strength()), total);
+                start = total - initSteps;
+            }
+            long[] shape = resolveShape(request);
+            Tensor first = request.initNoise() != null ? request.initNoise().to(denoiser.device(), DType.FLOAT32)
+                    : noise.next(shape, denoiser.device());
+            Tensor x;
+            Tensor known = null;
+            Tensor keepMask = null;
+            if (request.image() != null) {
+                known = broadcastBatch(request.image().to(denoiser.device(), DType.FLOAT32), batch, "input image");
+                if (start >= total) {
+                    return run.keep(known.copy());
+                }
+                x = request.mask() == null ? plan.addNoise(known, first, start) : first.mul(plan.initNoiseSigma());
+                if (request.mask() != null) {
+                    // the mask is 1 where to repaint; keepMask is 1 where the input is kept
+                    Tensor m = broadcastBatch(request.mask().to(denoiser.device(), DType.FLOAT32), batch, "mask");
+                    keepMask = m.neg().add(1.0);
+                }
+            } else {
+                x = plan.initNoiseSigma() == 1.0 ? first : first.mul(plan.initNoiseSigma());
+            }
+            Tensor labels = labels(request, batch);
+            Tensor[] timesteps = new Tensor[total];
+            for (int i = start; i < total; i++) {
+                timesteps[i] = Tensor.full(plan.modelTimestep(i), denoiser.timestepDType(), denoiser.device(), batch);
+            }
+            SamplerRun state = plan.start();
+            long t0 = System.nanoTime();
+            int runSteps = total - start;
+            for (int i = start; i < total; i++) {
+                checkCancelled(request, i - start, runSteps);
+                try (NativeScope step = new NativeScope()) {
+                    Tensor in = plan.scaleModelInput(x, i);
+                    if (denoiser.dtype() != DType.FLOAT32) {
+                        in = in.to(denoiser.dtype());
+                    }
+                    Tensor out = model.predict(in, timesteps[i], labels);
+                    if (out.dtype() != DType.FLOAT32) {
+                        out = out.to(DType.FLOAT32);
+                    }
+                    Tensor eps = plan.needsNoise(i) ? noise.next(x.shape(), denoiser.device()) : null;
+                    Tensor next = state.step(i, out, x, eps);
+                    if (keepMask != null) {
+                        // inpainting: the known region, noised to the level this step ends at, replaces the sample
+                        Tensor knownNoised = plan.addNoiseAfter(known, first, i);
+                        next = next.add(knownNoised.sub(next).mul(keepMask));
+                    }
+                    if (request.checkNumerics() && !next.allFinite()) {
+                        throw new NonFiniteResultException("NaN or Inf in the sample after step " + (i - start + 1)
+                                + " of " + runSteps + " (timestep " + plan.timesteps()[i] + ")");
+                    }
+                    if (request.listener() != null) {
+                        long elapsed = System.nanoTime() - t0;
+                        int done = i - start + 1;
+                        long remaining = elapsed / done * (runSteps - done);
+                        request.listener().onStep(new StepEvent(done, runSteps, plan.modelTimestep(i),
+                                Duration.ofNanos(elapsed), Duration.ofNanos(remaining), next));
+                    }
+                    x.close();
+                    x = step.keep(next);
+                }
+            }
+            if (!x.allFinite()) {
+                throw new NonFiniteResultException("the result has NaN or Inf values (after " + runSteps + " steps); "
+                        + "run with checkNumerics to find the first bad step");
+            }
+            return run.keep(x);
+        }
+    }
+
+    private void validate(GenerationRequest r) {
+        if (r.guided()) {
+            if (!denoiser.isConditional()) {
+                throw new IllegalArgumentException("guidance scale " + r.guidanceScale() + " needs a class-conditional "
+                        + "model; this model is unconditional (use guidance <= 1)");
+            }
+            if (r.classLabels() == null) {
+                throw new IllegalArgumentException("guidance needs class labels (choose a class)");
+            }
+        }
+        if (r.classLabels() != null) {
+            if (!denoiser.isConditional()) {
+                throw new IllegalArgumentException("this model is unconditional: it takes no class labels");
+            }
+            for (int c : r.classLabels()) {
+                boolean isNull = c == denoiser.nullClassId();
+                boolean knownRange = denoiser.numClasses() > 0; // without diffusion4j.json the count is unknown
+                if (c < 0 || knownRange && c >= denoiser.numClasses() && !isNull) {
+                    throw new IllegalArgumentException("class " + c + " is out of range: this model has classes 0.."
+                            + (denoiser.numClasses() - 1)
+                            + (denoiser.nullClassId() >= 0 ? " (and " + denoiser.nullClassId() + " = unconditional)" : ""));
+                }
+            }
+        }
+        if (r.initNoise() != null && r.initNoise().size(0) != r.batchSize()) {
+            throw new IllegalArgumentException("initial noise " + r.initNoise().describe() + " has a batch of "
+                    + r.initNoise().size(0) + ", the request asks for " + r.batchSize());
+        }
+        if (r.initNoise() != null && sampleShape != null) {
+            long[] expected = batchShape(r.batchSize());
+            if (!Arrays.equals(expected, r.initNoise().shape())) {
+                throw new IllegalArgumentException("initial noise " + r.initNoise().describe() + " does not match the "
+                        + "model's sample shape " + Arrays.toString(expected));
+            }
+        }
+        if (r.mask() != null) {
+            long[] img = r.image().shape();
+            long[] m = r.mask().shape();
+            if (m.length != img.length || m[m.length - 1] != img[img.length - 1] || m[m.length - 2] != img[img.length - 2]) {
+                throw new IllegalArgumentException("mask " + Arrays.toString(m) + " does not match the input image "
+                        + Arrays.toString(img) + " (height and width must be equal)");
+            }
+        }
+        if (r.image() != null && sampleShape != null) {
+            long[] img = r.image().shape();
+            long[] expected = batchShape((int) img[0]);
+            if (!Arrays.equals(img, expected)) {
+                throw new IllegalArgumentException("input image " + r.image().describe() + " does not match the model's "
+                        + "sample shape " + Arrays.toString(sampleShape));
+            }
+        }
+    }
+
+    private long[] resolveShape(GenerationRequest r) {
+        if (r.initNoise() != null) {
+            return r.initNoise().shape();
+        }
+        if (sampleShape != null) {
+            return batchShape(r.batchSize());
+        }
+        if (r.image() != null) {
+            long[] s = r.image().shape();
+            s[0] = r.batchSize();
+            return s;
+        }
+        throw new IllegalArgumentException("the sample shape is unknown: the model folder has no diffusion4j.json; "
+                + "give an initial noise tensor");
+    }
+
+    private long[] batchShape(int batch) {
+        long[] s = new long[sampleShape.length + 1];
+        s[0] = batch;
+        System.arraycopy(sampleShape, 0, s, 1, sampleShape.length);
+        return s;
+    }
+
+    private Tensor labels(GenerationRequest r, int batch) {
+        if (!denoiser.isConditional()) {
+            return null;
+        }
+        long[] ids = new long[batch];
+        int[] given = r.classLabels();
+        for (int i = 0; i < batch; i++) {
+            ids[i] = given != null ? given[i] : denoiser.nullClassId();
+        }
+        if (given == null && denoiser.nullClassId() < 0) {
+            throw new IllegalArgumentException("this model is class-conditional and has no null class (diffusion4j.json "
+                    + "null_class_id): choose a class");
+        }
+        Tensor t = Tensor.fromLongs(ids, batch);
+        return denoiser.device().isCuda() ? t.to(denoiser.device()) : t;
+    }
+
+    private static Tensor broadcastBatch(Tensor t, int batch, String what) {
+        if (t.size(0) == batch) {
+            return t;
+        }
+        if (t.size(0) == 1) {
+            long[] reps = new long[t.dim()];
+            Arrays.fill(reps, 1);
+            reps[0] = batch;
+            return t.repeat(reps);
+        }
+        throw new IllegalArgumentException(what + " " + t.describe() + " has a batch of " + t.size(0)
+                + "; give 1 or " + batch);
+    }
+
+    private static void checkCancelled(GenerationRequest r, int done, int total) {
+        if ((r.cancellation() != null && r.cancellation().isCancelled()) || Thread.currentThread().isInterrupted()) {
+            throw new CancellationException("sampling cancelled after " + done + " of " + total + " steps");
+        }
+    }
+}

@@ -1,0 +1,19 @@
+package io.diffusion4j.scheduler;
+
+import io.diffusion4j.bindings.Tensor;
+
+/** The state of one sampling run over a {@link SamplingPlan}. */
+public interface SamplerRun {
+
+    /**
+     * One reverse step.
+     *
+     * @param i           step index, 0-based, in order
+     * @param modelOutput the denoiser's prediction at step {@code i}
+     * @param sample      the current sample x_t
+     * @param noise       fresh standard normal noise shaped like {@code sample} when
+     *                    {@link SamplingPlan#needsNoise(int)}, otherwise null
+     * @return x at the next (lower) noise level, a new tensor
+     */
+    Tensor step(int i, Tensor modelOutput, Tensor sample, Tensor noise);
+}

@@ -1,0 +1,22 @@
+package io.diffusion4j.scheduler;
+
+/**
+ * A sampler for the reverse process. A scheduler holds configuration only and is immutable, so one instance serves
+ * many threads; {@link #plan} precomputes a run's timesteps and per-step coefficients, and
+ * {@link SamplingPlan#start()} gives the per-run state a multistep solver needs.
+ */
+public interface Scheduler {
+
+    /** The diffusers config this scheduler was built from. */
+    SchedulerConfig config();
+
+    /** A short name, e.g. {@code ddim}. */
+    String name();
+
+    /**
+     * Plans a run of {@code numInferenceSteps} steps.
+     *
+     * @throws IllegalArgumentException if the step count is outside 1..num_train_timesteps
+     */
+    SamplingPlan plan(int numInferenceSteps);
+}

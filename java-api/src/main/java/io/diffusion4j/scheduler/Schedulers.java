@@ -1,0 +1,40 @@
+package io.diffusion4j.scheduler;
+
+import java.util.List;
+import java.util.Locale;
+
+/** Picks a scheduler by CLI name or by a config's {@code _class_name}. */
+public final class Schedulers {
+    /** The names {@link #byName} accepts. */
+    public static final List<String> NAMES = List.of("ddpm", "ddim");
+
+    private Schedulers() {
+    }
+
+    /** The scheduler the config names in {@code _class_name} (DDPMScheduler, DDIMScheduler). */
+    public static Scheduler fromConfig(SchedulerConfig config, double eta) {
+        String cls = config.className() == null ? "" : config.className();
+        switch (cls) {
+            case DdpmScheduler.CLASS_NAME:
+                return new DdpmScheduler(config);
+            case DdimScheduler.CLASS_NAME:
+                return new DdimScheduler(config, eta, Compatibility.DIFFUSERS);
+            default:
+                throw new IllegalArgumentException("scheduler_config.json _class_name '" + cls + "' is not supported; "
+                        + "choose a scheduler with one of: " + String.join(", ", NAMES));
+        }
+    }
+
+    /** A scheduler by name ({@code ddpm}, {@code ddim}) over the model's config. */
+    public static Scheduler byName(String name, SchedulerConfig config, double eta) {
+        String n = name.trim().toLowerCase(Locale.ROOT);
+        switch (n) {
+            case "ddpm":
+                return new DdpmScheduler(config.withClassName(DdpmScheduler.CLASS_NAME));
+            case "ddim":
+                return new DdimScheduler(config.withClassName(DdimScheduler.CLASS_NAME), eta, Compatibility.DIFFUSERS);
+            default:
+                throw new IllegalArgumentException("unknown scheduler '" + name + "'; valid: " + String.join(", ", NAMES));
+        }
+    }
+}

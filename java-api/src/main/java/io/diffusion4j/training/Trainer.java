@@ -1,0 +1,555 @@
+package io.diffusion4j.training;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.diffusion4j.bindings.DType;
+import io.diffusion4j.bindings.Device;
+import io.diffusion4j.bindings.Generator;
+import io.diffusion4j.bindings.Gradients;
+import io.diffusion4j.bindings.NativeScope;
+import io.diffusion4j.bindings.Optimizer;
+import io.diffusion4j.bindings.Tensor;
+import io.diffusion4j.bindings.Torch;
+import io.diffusion4j.bindings.TorchScriptModule;
+import io.diffusion4j.bindings.TorchScriptRuntime;
+import io.diffusion4j.forward.ForwardProcess;
+import io.diffusion4j.model.ModelFolder;
+import io.diffusion4j.model.ModelSpec;
+import io.diffusion4j.schedule.NoiseSchedule;
+import io.diffusion4j.scheduler.PredictionType;
+import io.diffusion4j.scheduler.SchedulerConfig;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.SplittableRandom;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One training (fine-tuning) run of a TorchScript denoiser, trained in place: the denoising loss of the model's own
+ * {@code prediction_type} (epsilon, x0 or v target, as diffusers' training scripts compute it), optional min-SNR-gamma
+ * weighting, offset noise, input perturbation and label dropout, gradient clipping and accumulation, AdamW / Adam /
+ * SGD, a warm-up + constant or cosine learning rate, and an optional EMA of the weights.
+ *
+ * <p><b>Determinism.</b> Every random draw of optimizer step {@code s} (timesteps, noise, label dropout) comes from
+ * generators seeded with a hash of {@code (seed, s)}, and the learning rate is a function of {@code s}; so a run is
+ * reproducible from its seed and resumable from its step count alone: N steps straight and N/2 steps, {@link #saveTo},
+ * {@link #resume} and N/2 steps give bit-identical weights on the CPU (with the same batches and thread count).
+ * For that, a trainer of a CPU module turns TorchScript's graph-executor optimization off process-wide
+ * ({@link TorchScriptRuntime#setGraphOptimization}): its optimized plan, built after a method's first calls, computes
+ * gradients that differ in the last bit from the plain plan a freshly loaded (resumed) module runs. On the CPU the
+ * optimization brings little (no fusion by default); construct the trainer before the module's first forward.
+ *
+ * <p><b>Memory.</b> Each step runs in its own {@link NativeScope}; the trainer keeps no tensor handles between steps
+ * (the optimizer and the EMA hold their state natively), so native memory stays flat and a caller's scopes do not
+ * affect it. Not thread-safe: one thread drives a trainer.
+ */
+public final class Trainer implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(Trainer.class);
+
+    static final String MODEL_FILE = ModelFolder.MODEL_FILE;
+    static final String EMA_FILE = "ema.pt";
+    static final String OPTIMIZER_FILE = "optimizer.pt";
+    static final String CONFIG_FILE = "training_config.json";
+
+    private final TorchScriptModule module;
+    private final boolean ownsModule;
+    private final SchedulerConfig schedulerConfig;
+    private final ModelSpec spec;
+    private final TrainingConfig config;
+    private final NoiseSchedule schedule;
+    private final ForwardProcess forward;
+    private final PredictionType predictionType;
+    private final int numTrainTimesteps;
+    private final boolean conditional;
+    private final int nullClassId;
+    private final DType timestepDType;
+    private final int parameterCount;
+    private final Optimizer optimizer;
+    private final Ema ema;
+    private long step;
+    private double lastLoss = Double.NaN;
+    private double lastGradNorm = Double.NaN;
+    private double lastLearningRate = Double.NaN;
+    private boolean closed;
+
+    /**
+     * A trainer for an unconditional model whose signature comes from the module ({@code (sample, timestep)}).
+     *
+     * @see #Trainer(TorchScriptModule, SchedulerConfig, ModelSpec, TrainingConfig)
+     */
+    public Trainer(TorchScriptModule module, SchedulerConfig schedulerConfig, TrainingConfig config) {
+        this(module, schedulerConfig, null, config, false);
+    }
+
+    /**
+     * A trainer that updates {@code module}'s parameters in place (the caller keeps owning the module).
+     *
+     * @param module          a TorchScript denoiser, forward {@code (sample, timestep)} or
+     *                        {@code (sample, timestep, class_labels)}; set to training mode
+     * @param schedulerConfig the model's scheduler config: its noise schedule and {@code prediction_type} define the
+     *                        loss
+     * @param spec            the model's {@code diffusion4j.json} (timestep dtype, null class for label dropout), or
+     *                        null to read the signature from the module
+     * @param config          the run's settings
+     * @throws IllegalArgumentException if label dropout is asked of a model without a null class, or the module has
+     *                                  no trainable floating-point parameters
+     */
+    public Trainer(TorchScriptModule module, SchedulerConfig schedulerConfig, ModelSpec spec, TrainingConfig config) {
+        this(module, schedulerConfig, spec, config, false);
+    }
+
+    private Trainer(TorchScriptModule module, SchedulerConfig schedulerConfig, ModelSpec spec, TrainingConfig config,
+                    boolean ownsModule) {
+        if (module == null || schedulerConfig == null || config == null) {
+            throw new IllegalArgumentException("a trainer needs a module, a scheduler config and a training config");
+        }
+        this.module = module;
+        this.ownsModule = ownsModule;
+        this.schedulerConfig = schedulerConfig;
+        this.spec = spec;
+        this.config = config;
+        this.schedule = schedulerConfig.noiseSchedule();
+        this.forward = new ForwardProcess(schedule);
+        this.predictionType = schedulerConfig.predictionType();
+        this.numTrainTimesteps = schedule.numTrainTimesteps();
+        List<TorchScriptModule.Argument> args = module.forwardArguments();
+        int arity = spec != null && !spec.forwardSignature().isEmpty() ? spec.forwardSignature().size() : args.size();
+        if (arity != 2 && arity != 3) {
+            throw new IllegalArgumentException(module.source() + ": forward must take (sample, timestep) or "
+                    + "(sample, timestep, class_labels), found " + args);
+        }
+        this.conditional = arity == 3;
+        this.nullClassId = spec != null ? spec.nullClassId() : -1;
+        if (config.labelDropout() > 0 && (!conditional || nullClassId < 0)) {
+            throw new IllegalArgumentException("label_dropout " + config.labelDropout() + " needs a class-conditional "
+                    + "model with a null class (diffusion4j.json null_class_id); " + module.source()
+                    + (conditional ? " has no null class" : " is unconditional"));
+        }
+        DType td = spec != null ? spec.timestepDType() : null;
+        if (td == null && args.size() >= 2) {
+            td = args.get(1).type().toLowerCase(Locale.ROOT).equals("float") ? DType.FLOAT32 : DType.INT64;
+        }
+        this.timestepDType = td != null ? td : DType.INT64;
+        if (!module.device().isCuda() && TorchScriptRuntime.graphOptimization()) {
+            TorchScriptRuntime.setGraphOptimization(false);
+            LOG.info("TorchScript graph-executor optimization turned off process-wide, so that training on the CPU is "
+                    + "bit-reproducible across resume");
+        }
+        module.train(true);
+        try (NativeScope scope = new NativeScope()) {
+            List<Tensor> params = module.parameters();
+            List<Tensor> trainable = params.stream().filter(p -> p.dtype().isFloatingPoint()).toList();
+            if (trainable.isEmpty()) {
+                throw new IllegalArgumentException(module.source() + " has no floating-point parameters to train");
+            }
+            if (trainable.size() != params.size()) {
+                throw new IllegalArgumentException(module.source() + " has non-floating-point parameters; only float "
+                        + "modules can be trained");
+            }
+            for (Tensor p : params) {
+                p.requiresGrad(true);
+            }
+            this.parameterCount = params.size();
+            this.optimizer = switch (config.optimizer()) {
+                case ADAMW -> Optimizer.adamW(params, config.learningRate(), config.beta1(), config.beta2(),
+                        config.eps(), config.weightDecay());
+                case ADAM -> Optimizer.adam(params, config.learningRate(), config.beta1(), config.beta2(),
+                        config.eps(), config.weightDecay());
+                case SGD -> Optimizer.sgd(params, config.learningRate(), config.momentum(), config.weightDecay());
+            };
+        }
+        Ema e = null;
+        if (config.emaEnabled()) {
+            try {
+                e = new Ema(module, config.emaDecay(), config.emaWarmup());
+            } catch (RuntimeException ex) {
+                optimizer.close();
+                throw ex;
+            }
+        }
+        this.ema = e;
+    }
+
+    // ---- facts -------------------------------------------------------------------------------------------------
+
+    /** The number of optimizer steps completed. */
+    public long state() {
+        return step;
+    }
+
+    /** The number of optimizer steps completed (same as {@link #state()}). */
+    public long step() {
+        return step;
+    }
+
+    public TrainingConfig config() {
+        return config;
+    }
+
+    public SchedulerConfig schedulerConfig() {
+        return schedulerConfig;
+    }
+
+    /** The model's spec, or null. */
+    public ModelSpec spec() {
+        return spec;
+    }
+
+    /** The module being trained (owned by the trainer only when it came from {@link #resume}). */
+    public TorchScriptModule module() {
+        return module;
+    }
+
+    /** The EMA of the weights, or null when {@code emaDecay} is 0. */
+    public Ema ema() {
+        return ema;
+    }
+
+    /** The loss of the last step (NaN before the first). */
+    public double lastLoss() {
+        return lastLoss;
+    }
+
+    /** The global gradient norm before clipping of the last step; NaN when clipping is off. */
+    public double lastGradNorm() {
+        return lastGradNorm;
+    }
+
+    /** The learning rate the last step used. */
+    public double lastLearningRate() {
+        return lastLearningRate;
+    }
+
+    // ---- the step ----------------------------------------------------------------------------------------------
+
+    /**
+     * One optimizer step on a batch: draws per-example timesteps uniform in {@code [0, T)} and Gaussian noise (plus
+     * offset noise and input perturbation if configured), noises {@code x0} with the forward process, predicts, and
+     * minimises the (min-SNR-weighted) MSE against the target of the model's {@code prediction_type}; then clips,
+     * steps the optimizer with the scheduled learning rate and updates the EMA.
+     *
+     * <p><b>Gradient accumulation:</b> one call is always one optimizer step. With {@code gradientAccumulation = k}
+     * the batch is split into {@code k} micro-batches along dimension 0, each forwarded and back-propagated on its
+     * own (activation memory of a {@code B/k} batch), with losses weighted by their share of the batch, so the update
+     * equals the full-batch one up to float rounding. The random draws are made for the whole batch first, so they
+     * do not depend on {@code k}.
+     *
+     * @param x0          clean samples {@code [B, ...sample shape]} (moved to the model's device, as float32)
+     * @param classLabels {@code [B]} int64 labels for a class-conditional model, null for an unconditional one
+     * @return the batch's mean loss (weighted, before the update)
+     * @throws IllegalArgumentException  if the batch or labels do not fit the model
+     * @throws NonFiniteLossException    if the loss or gradient norm is NaN or infinite (no update is applied)
+     */
+    public double step(Tensor x0, Tensor classLabels) {
+        checkOpen();
+        if (x0 == null || x0.dim() < 1 || x0.size(0) < 1) {
+            throw new IllegalArgumentException("a training batch needs shape [B, ...] with B >= 1, got "
+                    + (x0 == null ? "null" : x0.describe()));
+        }
+        int batch = Math.toIntExact(x0.size(0));
+        int k = config.gradientAccumulation();
+        if (batch < k) {
+            throw new IllegalArgumentException("a batch of " + batch + " cannot be split into gradient_accumulation "
+                    + k + " micro-batches");
+        }
+        if (conditional && classLabels == null) {
+            throw new IllegalArgumentException(module.source() + " is class-conditional: pass class labels [" + batch
+                    + "] (the null class " + nullClassId + " for unconditional examples)");
+        }
+        if (!conditional && classLabels != null) {
+            throw new IllegalArgumentException(module.source() + " is unconditional: it takes no class labels");
+        }
+        if (classLabels != null && !Arrays.equals(classLabels.shape(), new long[] {batch})) {
+            throw new IllegalArgumentException("class labels must have shape [" + batch + "], got "
+                    + classLabels.describe());
+        }
+        long s = step;
+        double lr = config.learningRateAt(s);
+        try (NativeScope scope = new NativeScope(); Generator noiseGen = Generator.cpu(mix(config.seed(), s, 1))) {
+            SplittableRandom rng = new SplittableRandom(mix(config.seed(), s, 2));
+            Device device = module.device();
+            long[] timesteps = new long[batch];
+            for (int i = 0; i < batch; i++) {
+                timesteps[i] = rng.nextInt(numTrainTimesteps);
+            }
+            Tensor x = x0.dtype() == DType.FLOAT32 && x0.device().equals(device) ? x0 : x0.to(device, DType.FLOAT32);
+            long[] shape = x.shape();
+            Tensor noise = Tensor.randn(noiseGen, DType.FLOAT32, device, shape);
+            if (config.offsetNoise() > 0) {
+                long[] offsetShape = shape.clone();
+                for (int d = 2; d < offsetShape.length; d++) {
+                    offsetShape[d] = 1;
+                }
+                noise = noise.add(Tensor.randn(noiseGen, DType.FLOAT32, device, offsetShape), config.offsetNoise());
+            }
+            Tensor modelNoise = noise;
+            if (config.inputPerturbation() > 0) {
+                modelNoise = noise.add(Tensor.randn(noiseGen, DType.FLOAT32, device, shape), config.inputPerturbation());
+            }
+            Tensor noisy = forward.addNoise(x, modelNoise, timesteps);
+            Tensor target = forward.target(predictionType, x, noise, timesteps);
+            Tensor t = Tensor.fromLongs(timesteps, batch);
+            if (timestepDType != DType.INT64 || device.isCuda()) {
+                t = t.to(device, timestepDType);
+            }
+            Tensor labels = classLabels == null ? null : labels(classLabels, rng, device);
+            Tensor weights = null;
+            if (config.minSnrGamma() > 0) {
+                weights = Tensor.fromFloats(MinSnrWeighting.weights(schedule, predictionType, timesteps,
+                        config.minSnrGamma()), batch);
+                if (device.isCuda()) {
+                    weights = weights.to(device);
+                }
+            }
+
+            optimizer.setLearningRate(lr);
+            optimizer.zeroGrad();
+            double loss = 0;
+            int start = 0;
+            for (int j = 0; j < k; j++) {
+                int len = batch / k + (j < batch % k ? 1 : 0);
+                Tensor xj = k == 1 ? noisy : noisy.narrow(0, start, len);
+                Tensor tj = k == 1 ? t : t.narrow(0, start, len);
+                Tensor pred = labels == null ? module.forward(xj, tj)
+                        : module.forward(xj, tj, k == 1 ? labels : labels.narrow(0, start, len));
+                Tensor targetj = k == 1 ? target : target.narrow(0, start, len);
+                if (!Arrays.equals(pred.shape(), targetj.shape())) {
+                    throw new IllegalArgumentException(module.source() + " returned " + pred.describe() + " for a "
+                            + "sample of " + xj.describe() + "; training needs an output of the sample's shape "
+                            + "(learned-variance outputs are not supported)");
+                }
+                Tensor lj = weights == null ? Tensor.mseLoss(pred, targetj)
+                        : pred.mseLossPerSample(targetj).mul(k == 1 ? weights : weights.narrow(0, start, len)).mean();
+                Tensor scaled = k == 1 ? lj : lj.mul((double) len / batch);
+                scaled.backward();
+                loss += lj.item() * len / batch;
+                start += len;
+            }
+            if (!Double.isFinite(loss)) {
+                throw new NonFiniteLossException("training loss is " + loss + " at step " + s + " (lr " + lr
+                        + "); the update was not applied: lower the learning rate, enable gradient clipping, or check "
+                        + "the data for NaNs", s);
+            }
+            double gradNorm = Double.NaN;
+            if (config.gradientClipNorm() > 0) {
+                gradNorm = Gradients.clipGlobalNorm(module.parameters(), config.gradientClipNorm());
+                if (!Double.isFinite(gradNorm)) {
+                    throw new NonFiniteLossException("gradient norm is " + gradNorm + " at step " + s
+                            + " (loss " + loss + "); the update was not applied", s);
+                }
+            }
+            optimizer.step();
+            step = s + 1;
+            if (ema != null) {
+                ema.update(s);
+            }
+            lastLoss = loss;
+            lastGradNorm = gradNorm;
+            lastLearningRate = lr;
+            if (LOG.isTraceEnabled()) {
+                LOG.trace("step {} loss {} lr {} grad norm {}", step, loss, lr, gradNorm);
+            }
+            return loss;
+        }
+    }
+
+    /** Labels on the device, with label dropout applied (drawn from the step's generator). */
+    private Tensor labels(Tensor classLabels, SplittableRandom rng, Device device) {
+        if (config.labelDropout() > 0) {
+            long[] l = classLabels.toLongArray();
+            for (int i = 0; i < l.length; i++) {
+                if (rng.nextDouble() < config.labelDropout()) {
+                    l[i] = nullClassId;
+                }
+            }
+            Tensor out = Tensor.fromLongs(l, l.length);
+            return device.isCuda() ? out.to(device) : out;
+        }
+        if (classLabels.dtype() != DType.INT64 || !classLabels.device().equals(device)) {
+            return classLabels.to(device, DType.INT64);
+        }
+        return classLabels;
+    }
+
+    /** A 64-bit hash of (seed, step, stream) (SplitMix64's finaliser over a golden-ratio combination). */
+    static long mix(long seed, long step, long stream) {
+        long z = seed * 0x9E3779B97F4A7C15L + step * 0xBF58476D1CE4E5B9L + stream * 0x94D049BB133111EBL;
+        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+        return z ^ (z >>> 31);
+    }
+
+    // ---- checkpoints -------------------------------------------------------------------------------------------
+
+    /**
+     * Saves a checkpoint under {@code root} as {@code checkpoint-<step>} (see {@link Checkpoints}): the weights
+     * ({@code model.pt}, TorchScript), the EMA weights ({@code ema.pt}), the optimizer state ({@code optimizer.pt}),
+     * the step ({@code trainer_state.json}), the training config ({@code training_config.json}), the scheduler
+     * config and, when known, {@code diffusion4j.json}. Written atomically; keeps the newest
+     * {@code keepCheckpoints} checkpoints in {@code root}.
+     *
+     * @return the checkpoint folder
+     */
+    public Path saveTo(Path root) throws IOException {
+        checkOpen();
+        return Checkpoints.writeAtomically(root, Checkpoints.name(step), config.keepCheckpoints(), dir -> {
+            module.save(dir.resolve(MODEL_FILE));
+            if (ema != null) {
+                ema.save(dir.resolve(EMA_FILE));
+            }
+            Files.write(dir.resolve(OPTIMIZER_FILE), optimizer.saveState());
+            Files.writeString(dir.resolve(CONFIG_FILE), config.toJson());
+            schedulerConfig.write(dir.resolve(ModelFolder.SCHEDULER_FILE));
+            if (spec != null) {
+                Files.writeString(dir.resolve(ModelSpec.FILE_NAME), SpecJson.write(spec, null));
+            }
+            ObjectNode state = SpecJson.JSON.createObjectNode();
+            state.put("format_version", 1);
+            state.put("step", step);
+            state.put("optimizer", config.optimizer().name().toLowerCase(Locale.ROOT));
+            state.put("parameter_tensors", parameterCount);
+            state.put("ema", ema != null);
+            state.put("libtorch", Torch.libtorchVersion());
+            Files.writeString(dir.resolve(Checkpoints.STATE_FILE), SpecJson.toString(state));
+        });
+    }
+
+    /**
+     * Continues a run from a checkpoint folder written by {@link #saveTo} (or from the newest checkpoint in a folder
+     * of checkpoints). The returned trainer owns the module it loaded ({@link #module()}) and closes it.
+     *
+     * @throws CheckpointException if a file is missing or does not fit the others
+     */
+    public static Trainer resume(Path checkpoint, Device device) throws IOException {
+        Path dir = checkpoint;
+        if (!Files.isRegularFile(dir.resolve(Checkpoints.STATE_FILE))) {
+            Path latest = Checkpoints.latest(dir);
+            if (latest == null) {
+                throw new CheckpointException(checkpoint + " is neither a checkpoint folder (no "
+                        + Checkpoints.STATE_FILE + ") nor a folder of checkpoints");
+            }
+            dir = latest;
+        }
+        for (String f : List.of(MODEL_FILE, OPTIMIZER_FILE, CONFIG_FILE, ModelFolder.SCHEDULER_FILE)) {
+            if (!Files.isRegularFile(dir.resolve(f))) {
+                throw new CheckpointException(dir + ": " + f + " is missing; the checkpoint is incomplete");
+            }
+        }
+        JsonNode state = SpecJson.JSON.readTree(Files.readString(dir.resolve(Checkpoints.STATE_FILE)));
+        JsonNode stepNode = state.get("step");
+        if (stepNode == null || !stepNode.canConvertToLong() || stepNode.asLong() < 0) {
+            throw new CheckpointException(dir.resolve(Checkpoints.STATE_FILE) + ": step must be an integer >= 0, got "
+                    + stepNode);
+        }
+        TrainingConfig config;
+        try {
+            config = TrainingConfig.fromJson(Files.readString(dir.resolve(CONFIG_FILE)));
+        } catch (IllegalArgumentException e) {
+            throw new CheckpointException(dir.resolve(CONFIG_FILE) + ": " + e.getMessage(), e);
+        }
+        SchedulerConfig sc = SchedulerConfig.read(dir.resolve(ModelFolder.SCHEDULER_FILE));
+        Path specFile = dir.resolve(ModelSpec.FILE_NAME);
+        ModelSpec spec = Files.isRegularFile(specFile) ? ModelSpec.read(specFile) : null;
+        if (config.emaEnabled() && !Files.isRegularFile(dir.resolve(EMA_FILE))) {
+            throw new CheckpointException(dir + ": " + EMA_FILE + " is missing but the run keeps an EMA (ema_decay "
+                    + config.emaDecay() + ")");
+        }
+        TorchScriptModule module = TorchScriptModule.load(dir.resolve(MODEL_FILE), device);
+        Trainer t;
+        try {
+            t = new Trainer(module, sc, spec, config, true);
+        } catch (RuntimeException e) {
+            module.close();
+            throw e;
+        }
+        try {
+            JsonNode count = state.get("parameter_tensors");
+            if (count != null && count.asInt() != t.parameterCount) {
+                throw new CheckpointException(dir + ": the optimizer state is for " + count.asInt()
+                        + " parameter tensors, the model has " + t.parameterCount);
+            }
+            try {
+                t.optimizer.loadState(Files.readAllBytes(dir.resolve(OPTIMIZER_FILE)));
+            } catch (IllegalArgumentException e) {
+                throw new CheckpointException(dir.resolve(OPTIMIZER_FILE) + ": " + e.getMessage(), e);
+            }
+            if (t.ema != null) {
+                t.ema.load(dir.resolve(EMA_FILE));
+            }
+            t.step = stepNode.asLong();
+            return t;
+        } catch (IOException | RuntimeException e) {
+            t.close();
+            throw e;
+        }
+    }
+
+    // ---- export ------------------------------------------------------------------------------------------------
+
+    /**
+     * Writes a model folder that {@link ModelFolder#open} loads and Python's {@code torch.jit.load} runs:
+     * {@code model.pt} (the EMA weights when the EMA is on, in eval mode), {@code scheduler_config.json} and, when
+     * {@code source} is given, {@code diffusion4j.json} (the source spec plus a {@code training} record of this run).
+     */
+    public void export(Path dir, SchedulerConfig schedulerConfig, ModelSpec source) throws IOException {
+        checkOpen();
+        Files.createDirectories(dir);
+        boolean wasTraining = module.isTraining();
+        module.train(false);
+        if (ema != null) {
+            ema.swap();
+        }
+        try {
+            module.save(dir.resolve(ModelFolder.MODEL_FILE));
+        } finally {
+            if (ema != null) {
+                ema.swap();
+            }
+            module.train(wasTraining);
+        }
+        (schedulerConfig != null ? schedulerConfig : this.schedulerConfig).write(dir.resolve(ModelFolder.SCHEDULER_FILE));
+        if (source != null) {
+            ObjectNode training = SpecJson.JSON.createObjectNode();
+            training.put("steps", step);
+            training.put("weights", ema != null ? "ema" : "raw");
+            training.set("config", SpecJson.JSON.readTree(config.toJson()));
+            training.put("trainer", "diffusion4j (LibTorch " + Torch.libtorchVersion() + ")");
+            Path specFile = dir.resolve(ModelSpec.FILE_NAME);
+            Path tmp = Files.createTempFile(dir, ModelSpec.FILE_NAME, ".tmp");
+            try {
+                Files.writeString(tmp, SpecJson.write(source, training));
+                Files.move(tmp, specFile, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+                        java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            } finally {
+                Files.deleteIfExists(tmp);
+            }
+        }
+    }
+
+    // ---- lifecycle ---------------------------------------------------------------------------------------------
+
+    private void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("trainer is closed");
+        }
+    }
+
+    /** Frees the optimizer state and the EMA (and the module, when it came from {@link #resume}). */
+    @Override
+    public void close() {
+        if (!closed) {
+            closed = true;
+            optimizer.close();
+            if (ema != null) {
+                ema.close();
+            }
+            if (ownsModule) {
+                module.close();
+            }
+        }
+    }
+}

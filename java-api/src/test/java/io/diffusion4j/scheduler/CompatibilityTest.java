@@ -1,0 +1,57 @@
+package io.diffusion4j.scheduler;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.junit.jupiter.api.Test;
+
+/** diffusers' known inconsistencies: reproduced by default, corrected on request. */
+class CompatibilityTest {
+    static SchedulerConfig config(TimestepSpacing spacing, int offset) {
+        return SchedulerConfig.builder().className(DdimScheduler.CLASS_NAME).timestepSpacing(spacing)
+                .stepsOffset(offset).build();
+    }
+
+    @Test
+    void ddimPreviousTimestepIsTMinusRatioAsInDiffusers() {
+        // trailing, 3 steps: timesteps 999, 666, 332; diffusers steps to t - 1000 // 3 = t - 333
+        try (AlphaBarPlan plan = (AlphaBarPlan) new DdimScheduler(config(TimestepSpacing.TRAILING, 0)).plan(3)) {
+            assertArrayEquals(new long[] {999, 666, 332}, plan.timesteps());
+            assertArrayEquals(new long[] {666, 333, -1}, plan.previousTimesteps());
+        }
+        try (AlphaBarPlan plan = (AlphaBarPlan) new DdimScheduler(config(TimestepSpacing.TRAILING, 0), 0,
+                Compatibility.CORRECTED).plan(3)) {
+            assertArrayEquals(new long[] {666, 332, -1}, plan.previousTimesteps());
+        }
+    }
+
+    @Test
+    void ddpmStepsToTheNextTimestepOfTheList() {
+        try (AlphaBarPlan plan = (AlphaBarPlan) new DdpmScheduler(config(TimestepSpacing.LINSPACE, 0)).plan(4)) {
+            assertArrayEquals(new long[] {999, 666, 333, 0}, plan.timesteps());
+            assertArrayEquals(new long[] {666, 333, 0, -1}, plan.previousTimesteps());
+        }
+    }
+
+    @Test
+    void stepsOffsetOneWithAllTrainStepsIsAnErrorOrCapped() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> new DdimScheduler(config(TimestepSpacing.LEADING, 1)).plan(1000));
+        assertTrue(e.getMessage().contains("gives timestep 1000, outside 0..999 (diffusers fails here too, issue #10003)"),
+                e.getMessage());
+        try (SamplingPlan plan = new DdimScheduler(config(TimestepSpacing.LEADING, 1), 0, Compatibility.CORRECTED).plan(1000)) {
+            assertTrue(plan.timesteps()[0] == 999 && plan.timesteps()[1] == 999 && plan.timesteps()[999] == 1);
+        }
+        try (SamplingPlan plan = new DdimScheduler(config(TimestepSpacing.LEADING, 1)).plan(50)) {
+            assertTrue(plan.timesteps()[0] == 981 && plan.timesteps()[49] == 1);
+        }
+    }
+
+    @Test
+    void unknownSchedulerNamesListTheValidOnes() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> Schedulers.byName("euler", SchedulerConfig.builder().build(), 0));
+        assertTrue(e.getMessage().equals("unknown scheduler 'euler'; valid: ddpm, ddim"), e.getMessage());
+    }
+}
