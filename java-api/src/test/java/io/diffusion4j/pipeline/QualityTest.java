@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.diffusion4j.bindings.DType;
 import io.diffusion4j.bindings.Device;
+import io.diffusion4j.bindings.InferenceGuard;
 import io.diffusion4j.bindings.NativeScope;
 import io.diffusion4j.bindings.Tensor;
 import io.diffusion4j.bindings.TensorFiles;
@@ -87,7 +88,10 @@ class QualityTest {
                     GenerationRequest.builder().steps(steps).seed(seed).batchSize(n).classLabels(labels)
                             .guidanceScale(guidance).build());
             double seconds = (System.nanoTime() - t0) / 1e9;
-            long[] predicted = classifier.forward(samples).argmax(1).toLongArray();
+            long[] predicted;
+            try (InferenceGuard inference = Torch.inferenceMode()) { // the samples are inference tensors
+                predicted = classifier.forward(samples).argmax(1).toLongArray();
+            }
             int correct = 0;
             for (int i = 0; i < n; i++) {
                 correct += predicted[i] == labels[i] ? 1 : 0;
