@@ -2,6 +2,7 @@ package io.diffusion4j.model;
 
 import io.diffusion4j.bindings.DType;
 import io.diffusion4j.bindings.Device;
+import io.diffusion4j.bindings.NativeScope;
 import io.diffusion4j.bindings.Tensor;
 import io.diffusion4j.bindings.TorchScriptModule;
 import java.util.List;
@@ -54,6 +55,13 @@ public final class TorchScriptDenoiser implements Denoiser {
             module.to(dtype);
         }
         this.dtype = dtype;
+        // A denoiser only predicts. Parameters saved with requires_grad (what torch.jit.save of a trained module
+        // writes) make TorchScript's optimized graph record autograd state, which fails on inference tensors.
+        try (NativeScope scope = new NativeScope()) {
+            for (Tensor p : module.parameters()) {
+                p.requiresGrad(false);
+            }
+        }
     }
 
     @Override

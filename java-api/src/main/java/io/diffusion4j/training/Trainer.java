@@ -503,13 +503,25 @@ public final class Trainer implements AutoCloseable {
         if (ema != null) {
             ema.swap();
         }
-        try {
-            module.save(dir.resolve(ModelFolder.MODEL_FILE));
-        } finally {
-            if (ema != null) {
-                ema.swap();
+        // saved frozen (requires_grad off), as a model for inference should be; restored for further training
+        List<Boolean> grads = new java.util.ArrayList<>();
+        try (NativeScope scope = new NativeScope()) {
+            List<Tensor> params = module.parameters();
+            try {
+                for (Tensor p : params) {
+                    grads.add(p.requiresGrad());
+                    p.requiresGrad(false);
+                }
+                module.save(dir.resolve(ModelFolder.MODEL_FILE));
+            } finally {
+                for (int i = 0; i < grads.size(); i++) {
+                    params.get(i).requiresGrad(grads.get(i));
+                }
+                if (ema != null) {
+                    ema.swap();
+                }
+                module.train(wasTraining);
             }
-            module.train(wasTraining);
         }
         (schedulerConfig != null ? schedulerConfig : this.schedulerConfig).write(dir.resolve(ModelFolder.SCHEDULER_FILE));
         if (source != null) {

@@ -253,6 +253,40 @@ class PipelineTest {
         assertTrue(physicalGrowth <= 16L * 1024 * 1024, "resident memory grew by " + physicalGrowth + " B");
     }
 
+    /**
+     * A model saved with requires_grad parameters (what Python's torch.jit.save of a trained module, or a training
+     * run, writes) still samples under inference mode once TorchScript's optimizing executor kicks in.
+     */
+    @Test
+    void modelsSavedWithGradientsSampleInInferenceMode(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws Exception {
+        boolean before = io.diffusion4j.bindings.TorchScriptRuntime.graphOptimization();
+        io.diffusion4j.bindings.TorchScriptRuntime.setGraphOptimization(true);
+        try {
+            try (io.diffusion4j.bindings.TorchScriptModule m = toyFolder.loadModule(Device.CPU);
+                 NativeScope scope = new NativeScope()) {
+                for (Tensor p : m.parameters()) {
+                    p.requiresGrad(true);
+                }
+                m.save(dir.resolve("model.pt"));
+            }
+            toyFolder.schedulerConfig().write(dir.resolve("scheduler_config.json"));
+            try (java.io.InputStream in = getClass().getClassLoader()
+                    .getResourceAsStream("io/diffusion4j/models/toy2d/diffusion4j.json")) {
+                java.nio.file.Files.write(dir.resolve("diffusion4j.json"), in.readAllBytes()); // its probe runs first
+            }
+            try (Denoiser d = ModelFolder.open(dir).loadDenoiser(Device.CPU, DType.FLOAT32);
+                 NativeScope scope = new NativeScope()) {
+                DiffusionPipeline p = ddim(toyFolder, d, 0.0);
+                for (int i = 0; i < 3; i++) { // the profiling executor optimizes after its first runs
+                    assertTrue(p.generate(GenerationRequest.builder().steps(5).seed(i).build()).allFinite());
+                }
+            }
+        } finally {
+            io.diffusion4j.bindings.TorchScriptRuntime.setGraphOptimization(before);
+        }
+    }
+
     /** Resident memory outside the committed Java heap (which grows with garbage, not with native leaks). */
     static long nativeResident() {
         return Pointer.physicalBytes() - Runtime.getRuntime().totalMemory();

@@ -1,0 +1,205 @@
+package io.diffusion4j.benchmarks;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import io.diffusion4j.bindings.DType;
+import io.diffusion4j.bindings.Device;
+import io.diffusion4j.bindings.NativeScope;
+import io.diffusion4j.bindings.Torch;
+import io.diffusion4j.model.Denoiser;
+import io.diffusion4j.model.ModelFolder;
+import io.diffusion4j.pipeline.DiffusionPipeline;
+import io.diffusion4j.pipeline.GenerationRequest;
+import io.diffusion4j.scheduler.DdimScheduler;
+import java.io.File;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.bytedeco.javacpp.Pointer;
+
+/**
+ * The benchmark suite behind BENCHMARKS.md: sampling overhead (Java and, where Debian's python3-torch is installed,
+ * the Python baseline), latency under concurrency, and native memory over long runs. Writes one JSON file with
+ * every figure. Usage: {@code BenchmarkSuite OUT.json [--quick]}.
+ */
+public final class BenchmarkSuite {
+    private BenchmarkSuite() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        Path out = Path.of(args.length > 0 ? args[0] : "benchmarks/results.json");
+        boolean quick = Arrays.asList(args).contains("--quick");
+        int threads = 1;
+        Torch.setThreads(threads);
+        Map<String, Object> all = new LinkedHashMap<>();
+        all.put("date", java.time.LocalDate.now().toString());
+        all.put("machine", machine());
+        all.put("threads", threads);
+
+        List<Map<String, Object>> overhead = new ArrayList<>();
+        Object[][] configs = {
+            {"toy2d", "ddim", 50, 1}, {"toy2d", "ddim", 50, 256}, {"toy2d", "ddpm", 1000, 1}, {"toy2d", "ddpm", 1000, 256},
+            {"digits", "ddim", 50, 1}, {"digits", "ddim", 50, 16}, {"digits", "ddim", 50, 64},
+            {"digits", "ddpm", 1000, 1}, {"digits", "ddpm", 1000, 16}, {"digits", "ddpm", 1000, 64},
+        };
+        for (Object[] c : configs) {
+            String model = (String) c[0];
+            String sched = (String) c[1];
+            int steps = quick ? Math.min(10, (int) c[2]) : (int) c[2];
+            int batch = (int) c[3];
+            int repeats = quick ? 2 : (steps >= 1000 ? 5 : 15);
+            SamplingOverhead.Result r = SamplingOverhead.measure(model, sched, steps, batch, repeats, quick ? 1 : 3,
+                    Device.CPU);
+            Map<String, Object> row = new LinkedHashMap<>(r.toMap());
+            Map<String, Object> py = python(model, sched, steps, batch, repeats, threads);
+            if (py != null) {
+                row.put("python", py);
+                row.put("java_over_python_sampling", r.samplingMs() / ((Number) py.get("sampling_ms")).doubleValue());
+            }
+            System.out.printf("%-7s %-4s %4d steps batch %3d: forward %9.2f ms, sampling %9.2f ms, ratio %.4f, "
+                    + "%.1f us/step%s%n", model, sched, steps, batch, r.forwardOnlyMs(), r.samplingMs(), r.overheadRatio(),
+                    r.overheadUsPerStep(), py == null ? "" : String.format("  | python: forward %.2f ms, sampling %.2f ms,"
+                    + " %.1f us/step", py.get("forward_only_ms"), py.get("sampling_ms"), py.get("overhead_us_per_step")));
+            overhead.add(row);
+        }
+        all.put("sampling_overhead", overhead);
+        all.put("concurrency", concurrency(quick));
+        all.put("memory", memory(quick ? 2_000 : 20_000));
+        ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+        Path parent = out.toAbsolutePath().getParent();
+        if (parent != null) {
+            Files.createDirectories(parent);
+        }
+        json.writeValue(out.toFile(), all);
+        System.out.println("wrote " + out);
+    }
+
+    static Map<String, Object> machine() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("cpus", Runtime.getRuntime().availableProcessors());
+        m.put("java", System.getProperty("java.version"));
+        m.put("os", System.getProperty("os.name") + " " + System.getProperty("os.version"));
+        m.put("libtorch", Torch.libtorchVersion());
+        return m;
+    }
+
+    /** The Python baseline for one configuration, or null when python3-torch is missing. */
+    @SuppressWarnings("unchecked")
+    static Map<String, Object> python(String model, String sched, int steps, int batch, int repeats, int threads) {
+        File py = new File("/usr/bin/python3");
+        Path script = Path.of("benchmarks/python/sampling_baseline.py");
+        Path dir = Path.of("test-models/src/main/resources/io/diffusion4j/models/" + model);
+        if (!py.canExecute() || !Files.exists(script) || !Files.isDirectory(dir)) {
+            return null;
+        }
+        try {
+            Process p = new ProcessBuilder(py.getPath(), script.toString(), dir.toString(), "--scheduler", sched,
+                    "--steps", String.valueOf(steps), "--batch", String.valueOf(batch), "--repeats",
+                    String.valueOf(repeats), "--threads", String.valueOf(threads)).redirectErrorStream(true).start();
+            String text = new String(p.getInputStream().readAllBytes());
+            if (p.waitFor() != 0) {
+                System.out.println("python baseline skipped: " + text.lines().reduce((a, b) -> b).orElse(""));
+                return null;
+            }
+            String last = text.lines().reduce((a, b) -> b).orElse("{}");
+            return new ObjectMapper().readValue(last, Map.class);
+        } catch (Exception e) {
+            System.out.println("python baseline skipped: " + e.getMessage());
+            return null;
+        }
+    }
+
+    /** T threads each sampling single images (DDIM-50, digits) from one shared pipeline. */
+    static List<Map<String, Object>> concurrency(boolean quick) throws Exception {
+        List<Map<String, Object>> rows = new ArrayList<>();
+        ModelFolder folder = ModelFolder.builtin("digits");
+        try (Denoiser d = folder.loadDenoiser(Device.CPU, DType.FLOAT32)) {
+            DiffusionPipeline p = new DiffusionPipeline(d,
+                    new DdimScheduler(folder.schedulerConfig().withClassName(DdimScheduler.CLASS_NAME)),
+                    folder.spec().sampleShape());
+            for (int t : new int[] {1, 2, 4}) {
+                int perThread = quick ? 3 : 30;
+                ExecutorService pool = Executors.newFixedThreadPool(t);
+                List<Future<double[]>> fs = new ArrayList<>();
+                long t0 = System.nanoTime();
+                for (int k = 0; k < t; k++) {
+                    int seedBase = k * 1000;
+                    fs.add(pool.submit(() -> {
+                        double[] lat = new double[perThread];
+                        for (int i = 0; i < perThread; i++) {
+                            long s = System.nanoTime();
+                            try (NativeScope scope = new NativeScope()) {
+                                p.generate(GenerationRequest.builder().steps(50).seed(seedBase + i).classLabels(i % 10)
+                                        .build());
+                            }
+                            lat[i] = (System.nanoTime() - s) / 1e6;
+                        }
+                        return lat;
+                    }));
+                }
+                List<Double> all = new ArrayList<>();
+                for (Future<double[]> f : fs) {
+                    for (double v : f.get()) {
+                        all.add(v);
+                    }
+                }
+                double wall = (System.nanoTime() - t0) / 1e9;
+                pool.shutdown();
+                double[] lat = all.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+                Map<String, Object> row = new LinkedHashMap<>();
+                row.put("threads", t);
+                row.put("images", lat.length);
+                row.put("throughput_images_per_s", lat.length / wall);
+                row.put("p50_ms", percentile(lat, 0.50));
+                row.put("p99_ms", percentile(lat, 0.99));
+                System.out.printf("concurrency T=%d: %.1f images/s, p50 %.1f ms, p99 %.1f ms%n", t, lat.length / wall,
+                        percentile(lat, 0.5), percentile(lat, 0.99));
+                rows.add(row);
+            }
+        }
+        return rows;
+    }
+
+    /** RSS and JavaCPP bytes every 1,000 DDIM steps (toy2d, batch 4, runs of 1,000 steps). */
+    static Map<String, Object> memory(int totalSteps) throws Exception {
+        ModelFolder folder = ModelFolder.builtin("toy2d");
+        List<long[]> samples = new ArrayList<>();
+        try (Denoiser d = folder.loadDenoiser(Device.CPU, DType.FLOAT32)) {
+            DiffusionPipeline p = new DiffusionPipeline(d,
+                    new DdimScheduler(folder.schedulerConfig().withClassName(DdimScheduler.CLASS_NAME)).withEta(1.0),
+                    folder.spec().sampleShape());
+            GenerationRequest r = GenerationRequest.builder().steps(1000).seed(1).batchSize(4).build();
+            for (int done = 0; done < totalSteps; done += 1000) {
+                try (NativeScope s = new NativeScope()) {
+                    p.generate(r);
+                }
+                samples.add(new long[] {done + 1000, Pointer.physicalBytes(), Pointer.totalBytes(),
+                        Runtime.getRuntime().totalMemory()});
+            }
+        }
+        long[] warm = samples.get(Math.min(2, samples.size() - 1));
+        long[] last = samples.get(samples.size() - 1);
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("steps", totalSteps);
+        m.put("samples_step_rss_javacppbytes_heapcommitted", samples);
+        m.put("rss_growth_after_warmup_bytes", last[1] - warm[1]);
+        m.put("rss_outside_heap_growth_after_warmup_bytes", (last[1] - last[3]) - (warm[1] - warm[3]));
+        m.put("javacpp_bytes_growth_after_warmup", last[2] - warm[2]);
+        System.out.printf("memory over %d DDIM steps: RSS growth %d KB (outside heap %d KB), JavaCPP bytes growth %d%n",
+                totalSteps, (last[1] - warm[1]) / 1024, ((last[1] - last[3]) - (warm[1] - warm[3])) / 1024,
+                last[2] - warm[2]);
+        return m;
+    }
+
+    static double percentile(double[] sorted, double q) {
+        int i = (int) Math.ceil(q * sorted.length) - 1;
+        return sorted[Math.max(0, Math.min(sorted.length - 1, i))];
+    }
+}

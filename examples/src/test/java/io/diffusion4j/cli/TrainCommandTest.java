@@ -1,0 +1,227 @@
+package io.diffusion4j.cli;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.diffusion4j.bindings.Device;
+import io.diffusion4j.bindings.NativeScope;
+import io.diffusion4j.bindings.Tensor;
+import io.diffusion4j.bindings.TensorFiles;
+import io.diffusion4j.bindings.TorchScriptModule;
+import io.diffusion4j.bindings.TorchScriptRuntime;
+import io.diffusion4j.model.ModelFolder;
+import java.awt.image.BufferedImage;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import javax.imageio.ImageIO;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code diffusion4j train} end to end, in-process and small: fine-tuning toy2d on a tensor file and digits on an
+ * image folder for a few steps, exporting folders that {@code sample} reads, resuming a run, and the usage errors.
+ */
+class TrainCommandTest {
+
+    @TempDir
+    Path tmp;
+
+    record Result(int code, String out, String err) {
+    }
+
+    /** The trainer turns graph optimization off process-wide; a fresh 'sample' process has it on. */
+    @AfterEach
+    void restoreGraphOptimization() {
+        TorchScriptRuntime.setGraphOptimization(true);
+    }
+
+    static Result run(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int code = Main.run(args, new PrintWriter(out, true), new PrintWriter(err, true));
+        return new Result(code, out.toString(), err.toString());
+    }
+
+    private static Result runOk(String... args) {
+        Result r = run(args);
+        assertEquals(0, r.code(), () -> String.join(" ", args) + "\nstdout: " + r.out() + "\nstderr: " + r.err());
+        return r;
+    }
+
+    private static void assertUsageError(Result r, String... mentions) {
+        assertEquals(Main.EXIT_USAGE, r.code(), () -> "stdout: " + r.out() + "\nstderr: " + r.err());
+        assertEquals(1, r.err().lines().count(), () -> "expected one line on stderr:\n" + r.err());
+        assertTrue(r.err().startsWith("diffusion4j: "), r.err());
+        assertFalse(r.err().contains("\tat ") || r.err().contains("Exception"), r.err());
+        for (String m : mentions) {
+            assertTrue(r.err().contains(m), () -> "stderr should mention '" + m + "': " + r.err());
+        }
+    }
+
+    /** 256 points of toy2d's data.pt as a tensor file. */
+    private Path toyData() throws IOException {
+        Path f = tmp.resolve("points.pt");
+        try (NativeScope scope = new NativeScope()) {
+            Tensor all = TensorFiles.readResource("io/diffusion4j/models/toy2d/data.pt");
+            TensorFiles.write(f, all.narrow(0, 0, 256));
+        }
+        return f;
+    }
+
+    private static float[] weights(Path modelFolder) throws IOException {
+        try (TorchScriptModule m = TorchScriptModule.load(modelFolder.resolve("model.pt"), Device.CPU);
+             NativeScope scope = new NativeScope()) {
+            List<Tensor> flat = new ArrayList<>();
+            for (Tensor p : m.parameters()) {
+                flat.add(p.detach().reshape(-1));
+            }
+            return Tensor.cat(flat, 0).toFloatArray();
+        }
+    }
+
+    /** A noisy 8x8 gray stroke: vertical for class "ones", horizontal for class "sevens". */
+    private static BufferedImage stroke(boolean vertical, Random random) {
+        BufferedImage im = new BufferedImage(8, 8, BufferedImage.TYPE_BYTE_GRAY);
+        int[] px = new int[64];
+        for (int i = 0; i < 8; i++) {
+            px[vertical ? i * 8 + 4 : 8 + i] = 200 + random.nextInt(56);
+        }
+        im.getRaster().setPixels(0, 0, 8, 8, px);
+        return im;
+    }
+
+    @Test
+    void fineTuneToy2dOnATensorFileAndSampleTheExport() throws IOException {
+        Path data = toyData();
+        Path out = tmp.resolve("toy-out");
+        Path ck = tmp.resolve("ck");
+        Result r = runOk("train", "--model", "toy2d", "--data", data.toString(), "--steps", "20", "--batch", "32",
+                "--lr", "1e-3", "--ema", "0.9", "--min-snr", "5", "--grad-clip", "1", "--seed", "3",
+                "--checkpoint-dir", ck.toString(), "--checkpoint-every", "10", "--keep", "1", "--out", out.toString());
+        List<String> progress = r.out().lines().filter(l -> l.startsWith("step ")).toList();
+        assertEquals(10, progress.size(), r.out());
+        assertTrue(progress.get(9).matches("step 20/20  loss \\d+\\.\\d+  lr 0\\.00100  \\d+\\.\\d steps/s"),
+                progress.get(9));
+        assertTrue(r.out().contains("(256 examples)"), r.out());
+        assertTrue(r.out().contains("exported " + out + " (EMA weights after 20 steps)"), r.out());
+        assertEquals(List.of("checkpoint-00000020"), Files.list(ck).map(p -> p.getFileName().toString()).toList(),
+                "--keep 1");
+
+        ModelFolder folder = ModelFolder.open(out);
+        assertEquals("toy2d", folder.spec().name());
+        assertTrue(Files.readString(out.resolve("diffusion4j.json")).contains("\"training\""));
+        Path x = tmp.resolve("x.pt");
+        TorchScriptRuntime.setGraphOptimization(true);   // as in a new process
+        runOk("sample", "--model", out.toString(), "--steps", "5", "--save-tensor", x.toString());
+        try (NativeScope scope = new NativeScope()) {
+            Tensor samples = TensorFiles.read(x);
+            assertArrayEquals(new long[] {1, 2}, samples.shape());
+            assertTrue(samples.allFinite());
+        }
+    }
+
+    @Test
+    void fineTuneDigitsFromAnImageFolderWithClassSubFolders() throws IOException {
+        Random random = new Random(5);
+        for (String cls : List.of("ones", "sevens")) {
+            Path dir = Files.createDirectories(tmp.resolve("digits/" + cls));
+            for (int i = 0; i < 3; i++) {
+                assertTrue(ImageIO.write(stroke(cls.equals("ones"), random), "png", dir.resolve(i + ".png").toFile()));
+            }
+        }
+        Path out = tmp.resolve("digits-out");
+        Result r = runOk("train", "--model", "digits", "--data", tmp.resolve("digits").toString(), "--steps", "5",
+                "--batch", "4", "--lr", "1e-4", "--label-dropout", "0.2", "--flip", "--out", out.toString());
+        assertTrue(r.out().contains("(6 examples, 2 classes)"), r.out());
+        assertEquals(5, r.out().lines().filter(l -> l.startsWith("step ")).count(), r.out());
+        TorchScriptRuntime.setGraphOptimization(true);
+        runOk("sample", "--model", out.toString(), "--class", "1", "--steps", "3", "--out",
+                tmp.resolve("s.png").toString());
+    }
+
+    @Test
+    void resumeContinuesTheStepCountAndTheRun() throws IOException {
+        Path data = toyData();
+        String[] common = {"--model", "toy2d", "--data", data.toString(), "--batch", "16", "--lr", "1e-3", "--ema",
+            "0.9", "--seed", "9"};
+        Path straight = tmp.resolve("straight");
+        runOk(concat(common, "--steps", "6", "--out", straight.toString()));
+
+        Path ck = tmp.resolve("ck");
+        runOk(concat(common, "--steps", "4", "--checkpoint-dir", ck.toString(), "--checkpoint-every", "2", "--out",
+                tmp.resolve("half").toString()));
+        assertTrue(Files.isDirectory(ck.resolve("checkpoint-00000004")));
+        Path resumed = tmp.resolve("resumed");
+        Result r = runOk(concat(common, "--steps", "6", "--resume", ck.toString(), "--checkpoint-dir", ck.toString(),
+                "--out", resumed.toString()));
+        assertTrue(r.out().contains("steps 5..6"), r.out());
+        assertTrue(r.out().lines().anyMatch(l -> l.startsWith("step 6/6")), r.out());
+        assertFalse(r.out().lines().anyMatch(l -> l.startsWith("step 4/6")), r.out());
+        assertTrue(r.out().contains("after 6 steps"), r.out());
+        assertTrue(Files.isDirectory(ck.resolve("checkpoint-00000006")));
+        assertArrayEquals(weights(straight), weights(resumed), 0f, "4 steps + resume + 2 = 6 steps straight");
+
+        assertUsageError(run("train", "--data", data.toString(), "--steps", "8", "--lr", "5e-4", "--resume",
+                ck.toString(), "--out", resumed.toString()),
+                "--lr 5.0E-4 differs from the checkpoint's learning_rate 0.001");
+        assertUsageError(run("train", "--model", "digits", "--data", data.toString(), "--steps", "8", "--resume",
+                ck.toString(), "--out", resumed.toString()), "is a checkpoint of model 'toy2d', not of --model digits");
+        assertUsageError(run("train", "--data", data.toString(), "--steps", "6", "--resume", ck.toString(), "--out",
+                resumed.toString()), "is at step 6, already --steps 6 or more");
+    }
+
+    private static String[] concat(String[] a, String... b) {
+        String[] out = new String[a.length + b.length + 1];
+        out[0] = "train";
+        System.arraycopy(a, 0, out, 1, a.length);
+        System.arraycopy(b, 0, out, 1 + a.length, b.length);
+        return out;
+    }
+
+    @Test
+    void usageErrors() throws IOException {
+        Path data = toyData();
+        String d = data.toString();
+        String o = tmp.resolve("o").toString();
+        assertUsageError(run("train", "--model", "toy2d", "--data", d, "--steps", "0", "--out", o),
+                "--steps must be >= 1, got 0");
+        assertUsageError(run("train", "--model", "toy2d", "--data", d, "--steps", "5", "--lr", "0", "--out", o),
+                "--lr must be > 0, got 0.0");
+        assertUsageError(run("train", "--model", "toy2d", "--data", d, "--steps", "5", "--lr", "-1", "--out", o),
+                "--lr must be > 0, got -1.0");
+        assertUsageError(run("train", "--model", "toy2d", "--steps", "5", "--out", o), "Missing required option",
+                "--data");
+        assertUsageError(run("train", "--model", "toy2d", "--data", tmp.resolve("nope.pt").toString(), "--steps", "5",
+                "--out", o), "--data " + tmp.resolve("nope.pt") + ": no such file or folder");
+        Path noCheckpoint = Files.createDirectories(tmp.resolve("no-ck"));
+        assertUsageError(run("train", "--model", "toy2d", "--data", d, "--steps", "5", "--resume",
+                noCheckpoint.toString(), "--out", o), "--resume " + noCheckpoint + ": no checkpoint there");
+        assertUsageError(run("train", "--model", "digits", "--data", d, "--steps", "5", "--out", o),
+                "holds samples of shape [2], but digits takes [1, 8, 8]");
+        Path labels = tmp.resolve("labels.pt");
+        try (NativeScope scope = new NativeScope()) {
+            TensorFiles.write(labels, Tensor.fromLongs(new long[10], 10));
+        }
+        assertUsageError(run("train", "--model", "toy2d", "--data", d, "--labels", labels.toString(), "--steps", "5",
+                "--out", o), "holds 10 labels, but " + d + " holds 256 samples");
+        Path empty = Files.createDirectories(tmp.resolve("empty"));
+        assertUsageError(run("train", "--model", "digits", "--data", empty.toString(), "--steps", "5", "--out", o),
+                "has no class sub-folders");
+        assertUsageError(run("train", "--model", "toy2d", "--data", empty.toString(), "--steps", "5", "--out", o),
+                "is an image folder, but the model takes samples [2]");
+        assertUsageError(run("train", "--model", "toy2d", "--data", d, "--steps", "5", "--label-dropout", "0.1",
+                "--out", o), "label_dropout 0.1 needs a class-conditional model");
+        assertUsageError(run("train", "--model", "toy2d", "--data", d, "--steps", "5", "--checkpoint-every", "2",
+                "--out", o), "--checkpoint-every needs --checkpoint-dir");
+        assertFalse(Files.exists(tmp.resolve("o")), "no usage error exported anything");
+    }
+}
