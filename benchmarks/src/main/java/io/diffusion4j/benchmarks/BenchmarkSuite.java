@@ -54,11 +54,11 @@ public final class BenchmarkSuite {
             String sched = (String) c[1];
             int steps = quick ? Math.min(10, (int) c[2]) : (int) c[2];
             int batch = (int) c[3];
-            int repeats = quick ? 2 : (steps >= 1000 ? 5 : 15);
-            SamplingOverhead.Result r = SamplingOverhead.measure(model, sched, steps, batch, repeats, quick ? 1 : 3,
-                    Device.CPU);
+            int repeats = quick ? 2 : (steps >= 1000 ? 3 : 15);
+            SamplingOverhead.Result r = SamplingOverhead.measure(model, sched, steps, batch, repeats,
+                    quick || steps >= 1000 ? 1 : 3, Device.CPU);
             Map<String, Object> row = new LinkedHashMap<>(r.toMap());
-            Map<String, Object> py = python(model, sched, steps, batch, repeats, threads);
+            Map<String, Object> py = python(model, sched, steps, batch, repeats, quick || steps >= 1000 ? 1 : 3, threads);
             if (py != null) {
                 row.put("python", py);
                 row.put("java_over_python_sampling", r.samplingMs() / ((Number) py.get("sampling_ms")).doubleValue());
@@ -92,7 +92,8 @@ public final class BenchmarkSuite {
 
     /** The Python baseline for one configuration, or null when python3-torch is missing. */
     @SuppressWarnings("unchecked")
-    static Map<String, Object> python(String model, String sched, int steps, int batch, int repeats, int threads) {
+    static Map<String, Object> python(String model, String sched, int steps, int batch, int repeats, int warmup,
+                                      int threads) {
         File py = new File("/usr/bin/python3");
         Path script = Path.of("benchmarks/python/sampling_baseline.py");
         Path dir = Path.of("test-models/src/main/resources/io/diffusion4j/models/" + model);
@@ -102,7 +103,8 @@ public final class BenchmarkSuite {
         try {
             Process p = new ProcessBuilder(py.getPath(), script.toString(), dir.toString(), "--scheduler", sched,
                     "--steps", String.valueOf(steps), "--batch", String.valueOf(batch), "--repeats",
-                    String.valueOf(repeats), "--threads", String.valueOf(threads)).redirectErrorStream(true).start();
+                    String.valueOf(repeats), "--warmup", String.valueOf(warmup), "--threads", String.valueOf(threads))
+                    .redirectErrorStream(true).start();
             String text = new String(p.getInputStream().readAllBytes());
             if (p.waitFor() != 0) {
                 System.out.println("python baseline skipped: " + text.lines().reduce((a, b) -> b).orElse(""));

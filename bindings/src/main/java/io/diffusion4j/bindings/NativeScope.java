@@ -32,6 +32,22 @@ public final class NativeScope implements AutoCloseable {
         CURRENT.set(this);
     }
 
+    /**
+     * Runs {@code maker} as if no scope were open on this thread: the tensors it makes belong to the caller, who
+     * closes them (for long-lived caches that must outlive whatever scope is open now).
+     */
+    public static <T> T unscoped(java.util.function.Supplier<T> maker) {
+        NativeScope saved = CURRENT.get();
+        CURRENT.remove();
+        try {
+            return maker.get();
+        } finally {
+            if (saved != null) {
+                CURRENT.set(saved);
+            }
+        }
+    }
+
     /** The innermost open scope of this thread, or null. */
     static NativeScope current() {
         return CURRENT.get();

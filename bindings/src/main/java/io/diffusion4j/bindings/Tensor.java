@@ -153,6 +153,33 @@ public final class Tensor implements AutoCloseable {
         }
     }
 
+    /**
+     * One draw per generator, stacked: row i is {@code randn(shapeOfOne)} from {@code generators.get(i)}, exactly
+     * as {@code torch.cat([torch.randn(shapeOfOne, generator=g) for g in generators])} in Python. Made in one native
+     * batch (no handle per row), then moved to {@code device}.
+     *
+     * @param shapeOfOne the shape of one draw, leading dimension 1 (e.g. {@code [1, C, H, W]})
+     */
+    public static Tensor randnStacked(List<Generator> generators, DType dtype, Device device, long... shapeOfOne) {
+        if (generators.isEmpty()) {
+            throw new IllegalArgumentException("randnStacked needs at least one generator");
+        }
+        try (PointerScope ignored = new PointerScope()) {
+            TensorOptions f32 = new TensorOptions(torch.ScalarType.Float);
+            TensorVector rows = new TensorVector();
+            for (Generator g : generators) {
+                rows.push_back(torch.randn(shapeOfOne, g.optional(), f32));
+            }
+            org.bytedeco.pytorch.Tensor r = torch.cat(rows, 0);
+            if (dtype != DType.FLOAT32 || device.isCuda()) {
+                r = r.to(device.toNative(), dtype.scalarType());
+            }
+            return own(r);
+        } catch (RuntimeException e) {
+            throw failure("randn" + Arrays.toString(shapeOfOne) + " x " + generators.size() + " on " + device, e);
+        }
+    }
+
     /** Concatenates along {@code dim}. */
     public static Tensor cat(List<Tensor> tensors, int dim) {
         if (tensors.isEmpty()) {

@@ -13,17 +13,22 @@ import io.diffusion4j.scheduler.Scheduler;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.concurrent.CancellationException;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Generation with a denoiser and a scheduler: unconditional or class-conditional, classifier-free guidance,
  * img2img (SDEdit) and inpainting. Each step runs in its own native memory scope, so native memory stays flat over
- * any number of steps. Immutable and thread-safe: one pipeline serves concurrent requests (each call has its own
- * plan, noise and state).
+ * any number of steps. Thread-safe: one pipeline serves concurrent requests (each call has its own noise and state;
+ * the plan and timestep tensors for a step count and batch size are made once and shared). Close it to free those.
  */
-public final class DiffusionPipeline {
+public final class DiffusionPipeline implements AutoCloseable {
     private final Denoiser denoiser;
     private final Scheduler scheduler;
     private final long[] sampleShape;
+    /** Plans and timestep tensors per step count / batch: made once, shared by every run (read-only). */
+    private final ConcurrentHashMap<Integer, SamplingPlan> plans = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<Long, Tensor[]> timestepTensors = new ConcurrentHashMap<>();
+    private volatile boolean closed;
 
     /**
      * @param denoiser    the model (borrowed: the caller closes it)
@@ -58,9 +63,14 @@ public final class DiffusionPipeline {
     public Tensor generate(GenerationRequest request) {
         validate(request);
         int batch = request.batchSize();
+        if (closed) {
+            throw new IllegalStateException("pipeline is closed");
+        }
+        SamplingPlan plan = plans.computeIfAbsent(request.steps(), scheduler::plan);
+        Tensor[] timesteps = timestepTensors.computeIfAbsent(((long) request.steps() << 32) | batch,
+                k -> NativeScope.unscoped(() -> timestepTensors(plan, batch)));
         try (InferenceGuard inference = Torch.inferenceMode();
              NativeScope run = new NativeScope();
-             SamplingPlan plan = scheduler.plan(request.steps());
              NoiseSource noise = request.noiseSource() != null ? request.noiseSource()
                      : NoiseSource.perSample(request.seeds())) {
             Denoiser model = request.guided() ? new GuidedDenoiser(denoiser, request.guidanceScale()) : denoiser;
@@ -91,22 +101,19 @@ public final class DiffusionPipeline {
                 x = plan.initNoiseSigma() == 1.0 ? first : first.mul(plan.initNoiseSigma());
             }
             Tensor labels = labels(request, batch);
-            Tensor[] timesteps = new Tensor[total];
-            for (int i = start; i < total; i++) {
-                timesteps[i] = Tensor.full(plan.modelTimestep(i), denoiser.timestepDType(), denoiser.device(), batch);
-            }
             SamplerRun state = plan.start();
+            boolean reducedPrecision = denoiser.dtype() != DType.FLOAT32;
             long t0 = System.nanoTime();
             int runSteps = total - start;
             for (int i = start; i < total; i++) {
                 checkCancelled(request, i - start, runSteps);
                 try (NativeScope step = new NativeScope()) {
                     Tensor in = plan.scaleModelInput(x, i);
-                    if (denoiser.dtype() != DType.FLOAT32) {
+                    if (reducedPrecision) {
                         in = in.to(denoiser.dtype());
                     }
                     Tensor out = model.predict(in, timesteps[i], labels);
-                    if (out.dtype() != DType.FLOAT32) {
+                    if (reducedPrecision) {
                         out = out.to(DType.FLOAT32);
                     }
                     Tensor eps = plan.needsNoise(i) ? noise.next(x.shape(), denoiser.device()) : null;
@@ -137,6 +144,26 @@ public final class DiffusionPipeline {
             }
             return run.keep(x);
         }
+    }
+
+    private Tensor[] timestepTensors(SamplingPlan plan, int batch) {
+        Tensor[] ts = new Tensor[plan.steps()];
+        try (InferenceGuard inference = Torch.inferenceMode()) {
+            for (int i = 0; i < ts.length; i++) {
+                ts[i] = Tensor.full(plan.modelTimestep(i), denoiser.timestepDType(), denoiser.device(), batch);
+            }
+        }
+        return ts;
+    }
+
+    /** Frees the cached plans and timestep tensors. The denoiser is the caller's and stays open. */
+    @Override
+    public void close() {
+        closed = true;
+        plans.values().forEach(SamplingPlan::close);
+        plans.clear();
+        timestepTensors.values().forEach(ts -> java.util.Arrays.stream(ts).forEach(Tensor::close));
+        timestepTensors.clear();
     }
 
     private void validate(GenerationRequest r) {

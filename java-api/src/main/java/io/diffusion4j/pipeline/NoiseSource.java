@@ -27,6 +27,25 @@ public interface NoiseSource extends AutoCloseable {
         return new PerSampleNoise(seeds);
     }
 
+    /**
+     * One generator for the whole batch, seeded {@code seed} (diffusers given a single {@code generator}): one native
+     * draw per step however large the batch, but a sample depends on the batch it was made in.
+     */
+    static NoiseSource shared(long seed) {
+        Generator g = Generator.cpu(seed);
+        return new NoiseSource() {
+            @Override
+            public Tensor next(long[] shape, Device device) {
+                return Tensor.randn(g, DType.FLOAT32, device, shape);
+            }
+
+            @Override
+            public void close() {
+                g.close();
+            }
+        };
+    }
+
     /** Replays given tensors in order (e.g. noise saved by a PyTorch reference run). */
     static NoiseSource replay(List<Tensor> tensors) {
         return new NoiseSource() {
@@ -63,12 +82,7 @@ public interface NoiseSource extends AutoCloseable {
             if (generators.size() == 1) {
                 return Tensor.randn(generators.get(0), DType.FLOAT32, device, one);
             }
-            List<Tensor> parts = new ArrayList<>(generators.size());
-            for (Generator g : generators) {
-                parts.add(Tensor.randn(g, DType.FLOAT32, Device.CPU, one));
-            }
-            Tensor cpu = Tensor.cat(parts, 0);
-            return device.isCuda() ? cpu.to(device) : cpu;
+            return Tensor.randnStacked(generators, DType.FLOAT32, device, one);
         }
 
         @Override

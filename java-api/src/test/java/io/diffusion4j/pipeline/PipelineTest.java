@@ -85,6 +85,19 @@ class PipelineTest {
     }
 
     @Test
+    void aSharedGeneratorDrawsTheBatchAtOnce() {
+        try (NativeScope scope = new NativeScope(); NoiseSource shared = NoiseSource.shared(9);
+             io.diffusion4j.bindings.Generator g = io.diffusion4j.bindings.Generator.cpu(9)) {
+            assertArrayEquals(Tensor.randn(g, DType.FLOAT32, Device.CPU, 3, 2).toFloatArray(),
+                    shared.next(new long[] {3, 2}, Device.CPU).toFloatArray());
+            DiffusionPipeline p = new DiffusionPipeline(toy, new DdpmScheduler(toyFolder.schedulerConfig()), new long[] {2});
+            Tensor a = p.generate(GenerationRequest.builder().steps(10).batchSize(3).noiseSource(NoiseSource.shared(4)).build());
+            Tensor b = p.generate(GenerationRequest.builder().steps(10).batchSize(3).noiseSource(NoiseSource.shared(4)).build());
+            assertArrayEquals(a.toFloatArray(), b.toFloatArray());
+        }
+    }
+
+    @Test
     void progressIsReportedForEveryStep() {
         DiffusionPipeline p = ddim(toyFolder, toy, 0.0);
         List<StepEvent> events = new ArrayList<>();
