@@ -43,6 +43,11 @@ public final class BenchmarkSuite {
         all.put("machine", machine());
         all.put("threads", threads);
 
+        if (Arrays.asList(args).contains("--concurrency-only")) {
+            all.put("concurrency", concurrency(quick));
+            new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(out.toFile(), all);
+            return;
+        }
         List<Map<String, Object>> overhead = new ArrayList<>();
         Object[][] configs = {
             {"toy2d", "ddim", 50, 1}, {"toy2d", "ddim", 50, 256}, {"toy2d", "ddpm", 1000, 1}, {"toy2d", "ddpm", 1000, 256},

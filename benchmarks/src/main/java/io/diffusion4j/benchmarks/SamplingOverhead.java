@@ -69,8 +69,8 @@ public final class SamplingOverhead {
         }
         ModelFolder folder = ModelFolder.resolve(model);
         Scheduler s = Schedulers.byName(scheduler, folder.schedulerConfig(), scheduler.equals("ddim") ? 0.0 : 0.0);
-        try (Denoiser d = folder.loadDenoiser(device, DType.FLOAT32)) {
-            DiffusionPipeline pipeline = new DiffusionPipeline(d, s, folder.spec().sampleShape());
+        try (Denoiser d = folder.loadDenoiser(device, DType.FLOAT32);
+             DiffusionPipeline pipeline = new DiffusionPipeline(d, s, folder.spec().sampleShape())) {
             GenerationRequest.Builder rb = GenerationRequest.builder().steps(steps).seed(0).batchSize(batch);
             if (d.isConditional()) {
                 rb.classLabels(0);

@@ -75,7 +75,9 @@ final class Generation {
                     + "use --save-tensor FILE instead of --out");
         }
         try (NativeScope scope = new NativeScope();
-             Denoiser denoiser = folder.loadDenoiser(o.device(), o.dtype())) {
+             Denoiser denoiser = folder.loadDenoiser(o.device(), o.dtype());
+             DiffusionPipeline pipeline = new DiffusionPipeline(denoiser, scheduler,
+                     spec != null ? spec.sampleShape() : null)) {
             RunContext ctx = new RunContext(folder, spec, denoiser);
             GenerationRequest.Builder req = GenerationRequest.builder().steps(steps).seed(o.seed).batchSize(o.batch)
                     .guidanceScale(o.guidance).checkNumerics(o.checkNumerics);
@@ -92,7 +94,6 @@ final class Generation {
             } catch (IllegalArgumentException e) {
                 throw new UsageException(e.getMessage());
             }
-            DiffusionPipeline pipeline = new DiffusionPipeline(denoiser, scheduler, spec != null ? spec.sampleShape() : null);
             long t0 = System.nanoTime();
             Tensor result;
             try {
