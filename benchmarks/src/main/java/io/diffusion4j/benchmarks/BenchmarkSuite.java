@@ -43,6 +43,11 @@ public final class BenchmarkSuite {
         all.put("machine", machine());
         all.put("threads", threads);
 
+        if (Arrays.asList(args).contains("--training-only")) {
+            all.put("training", training(quick));
+            new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(out.toFile(), all);
+            return;
+        }
         if (Arrays.asList(args).contains("--concurrency-only")) {
             all.put("concurrency", concurrency(quick));
             new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(out.toFile(), all);
@@ -77,6 +82,7 @@ public final class BenchmarkSuite {
         all.put("sampling_overhead", overhead);
         all.put("concurrency", concurrency(quick));
         all.put("memory", memory(quick ? 2_000 : 20_000));
+        all.put("training", training(quick));
         ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
         Path parent = out.toAbsolutePath().getParent();
         if (parent != null) {
@@ -121,6 +127,16 @@ public final class BenchmarkSuite {
             System.out.println("python baseline skipped: " + e.getMessage());
             return null;
         }
+    }
+
+    /** Training-step overhead and native memory over many training steps. */
+    static Map<String, Object> training(boolean quick) throws Exception {
+        Map<String, Object> m = new LinkedHashMap<>();
+        int steps = quick ? 10 : 100;
+        m.put("overhead", List.of(TrainingOverhead.measure("toy2d", 256, steps, 10),
+                TrainingOverhead.measure("digits", 64, steps, 10)));
+        m.put("memory", TrainingMemory.measure("toy2d", 256, quick ? 500 : 5_000));
+        return m;
     }
 
     /** T threads each sampling single images (DDIM-50, digits) from one shared pipeline. */

@@ -48,6 +48,7 @@ import org.slf4j.LoggerFactory;
  * affect it. Not thread-safe: one thread drives a trainer.
  */
 public final class Trainer implements AutoCloseable {
+    private double appliedLearningRate = Double.NaN;
     private static final Logger LOG = LoggerFactory.getLogger(Trainer.class);
 
     static final String MODEL_FILE = ModelFolder.MODEL_FILE;
@@ -306,7 +307,10 @@ public final class Trainer implements AutoCloseable {
                 }
             }
 
-            optimizer.setLearningRate(lr);
+            if (lr != appliedLearningRate) { // a native call per parameter group: only when the schedule moves
+                optimizer.setLearningRate(lr);
+                appliedLearningRate = lr;
+            }
             optimizer.zeroGrad();
             double loss = 0;
             int start = 0;
