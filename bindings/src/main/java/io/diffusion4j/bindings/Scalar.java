@@ -12,6 +12,7 @@ public final class Scalar implements AutoCloseable {
 
     private final double value;
     private final org.bytedeco.pytorch.Scalar handle;
+    private final org.bytedeco.pytorch.ScalarOptional optional;
     private volatile boolean closed;
 
     private Scalar(double value) {
@@ -19,6 +20,8 @@ public final class Scalar implements AutoCloseable {
         this.value = value;
         this.handle = new org.bytedeco.pytorch.Scalar(value);
         this.handle.retainReference();
+        this.optional = new org.bytedeco.pytorch.ScalarOptional(handle);
+        this.optional.retainReference();
     }
 
     public static Scalar of(double value) {
@@ -36,10 +39,17 @@ public final class Scalar implements AutoCloseable {
         return handle;
     }
 
+    /** The same value as an optional (clamp bounds), made once. */
+    org.bytedeco.pytorch.ScalarOptional optional() {
+        handle();
+        return optional;
+    }
+
     @Override
     public void close() {
         if (!closed) {
             closed = true;
+            optional.releaseReference();
             handle.releaseReference();
         }
     }

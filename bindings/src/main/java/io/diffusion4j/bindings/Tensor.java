@@ -647,8 +647,8 @@ public final class Tensor implements AutoCloseable {
 
     /** Clamps this tensor in place; returns this. */
     public Tensor clampInPlace(Scalar min, Scalar max) {
-        try (PointerScope ignored = new PointerScope()) {
-            unwrap().clamp_(new ScalarOptional(min.handle()), new ScalarOptional(max.handle()));
+        try {
+            unwrap().clamp_(min.optional(), max.optional());
             return this;
         } catch (RuntimeException e) {
             throw failure("clamp_", this, null, e);

@@ -173,7 +173,7 @@ abstract class AlphaBarPlan implements SamplingPlan, SamplerRun {
             x0 = config.thresholding() ? threshold(x0) : x0.clampInPlace(clipMin, clipMax);
             next = Tensor.linearCombination(x0, c0[i], sample, cx[i]);
             if (cm[i].value() != 0) {
-                next = next.add(m, cm[i]);
+                next.addInPlace(m, cm[i]); // next is this step's own fresh tensor
             }
         }
         if (needsNoise(i)) {
@@ -181,9 +181,9 @@ abstract class AlphaBarPlan implements SamplingPlan, SamplerRun {
                 throw new IllegalArgumentException("step " + i + " needs noise");
             }
             if (predictedVariance != null) {
-                next = next.add(noise.mul(learnedSigma(i, predictedVariance)));
+                next.addInPlace(noise.mul(learnedSigma(i, predictedVariance)));
             } else {
-                next = next.add(noise, sigma[i]);
+                next.addInPlace(noise, sigma[i]);
             }
         }
         return next;
