@@ -59,7 +59,11 @@ final class Generation {
         } catch (IllegalArgumentException e) {
             throw new UsageException("--scheduler: " + e.getMessage());
         }
-        int steps = o.steps != null ? o.steps : scheduler.name().equals("ddpm") ? config.numTrainTimesteps() : 50;
+        int steps = o.steps != null ? o.steps : switch (scheduler.name()) {
+            case "ddpm" -> config.numTrainTimesteps();
+            case "euler" -> 20;
+            default -> 50;
+        };
         if (steps < 1 || steps > config.numTrainTimesteps()) {
             throw new UsageException("--steps must be between 1 and " + config.numTrainTimesteps() + " (the model's "
                     + "num_train_timesteps), got " + steps);

@@ -311,7 +311,7 @@ class CommandsTest {
                 Arguments.of(new String[] {"--model", "digits", "--eta", "-1"}, new String[] {"--eta", "-1"}),
                 Arguments.of(new String[] {"--model", "digits", "--class", "12"}, new String[] {"class 12", "0..9"}),
                 Arguments.of(new String[] {"--model", "toy2d", "--guidance", "3"}, new String[] {"guidance", "unconditional"}),
-                Arguments.of(new String[] {"--model", "digits", "--scheduler", "euler"}, new String[] {"euler", "ddpm", "ddim"}),
+                Arguments.of(new String[] {"--model", "digits", "--scheduler", "heun"}, new String[] {"heun", "ddpm", "ddim", "euler"}),
                 Arguments.of(new String[] {"--model", "digits", "--dtype", "int8"}, new String[] {"--dtype", "int8"}),
                 Arguments.of(new String[] {"--model", "digits", "--batch", "0"}, new String[] {"--batch", "0"}),
                 Arguments.of(new String[] {"--steps", "5"}, new String[] {"--model"}));

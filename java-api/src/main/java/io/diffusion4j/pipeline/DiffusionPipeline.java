@@ -150,7 +150,9 @@ public final class DiffusionPipeline implements AutoCloseable {
         Tensor[] ts = new Tensor[plan.steps()];
         try (InferenceGuard inference = Torch.inferenceMode()) {
             for (int i = 0; i < ts.length; i++) {
-                ts[i] = Tensor.full(plan.modelTimestep(i), denoiser.timestepDType(), denoiser.device(), batch);
+                double t = plan.modelTimestep(i); // fractional for sigma solvers; rounded for integer-timestep models
+                DType td = denoiser.timestepDType();
+                ts[i] = Tensor.full(td.isFloatingPoint() ? t : Math.rint(t), td, denoiser.device(), batch);
             }
         }
         return ts;

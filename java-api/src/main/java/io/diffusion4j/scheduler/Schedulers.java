@@ -3,10 +3,10 @@ package io.diffusion4j.scheduler;
 import java.util.List;
 import java.util.Locale;
 
-/** Picks a scheduler by CLI name or by a config's {@code _class_name}. */
+/** Picks a scheduler by CLI name or by a config's {@code _class_name} (DDPM, DDIM, EulerDiscrete). */
 public final class Schedulers {
     /** The names {@link #byName} accepts. */
-    public static final List<String> NAMES = List.of("ddpm", "ddim");
+    public static final List<String> NAMES = List.of("ddpm", "ddim", "euler");
 
     private Schedulers() {
     }
@@ -19,13 +19,15 @@ public final class Schedulers {
                 return new DdpmScheduler(config);
             case DdimScheduler.CLASS_NAME:
                 return new DdimScheduler(config, eta, Compatibility.DIFFUSERS);
+            case EulerScheduler.CLASS_NAME:
+                return new EulerScheduler(config);
             default:
                 throw new IllegalArgumentException("scheduler_config.json _class_name '" + cls + "' is not supported; "
                         + "choose a scheduler with one of: " + String.join(", ", NAMES));
         }
     }
 
-    /** A scheduler by name ({@code ddpm}, {@code ddim}) over the model's config. */
+    /** A scheduler by name ({@code ddpm}, {@code ddim}, {@code euler}) over the model's config. */
     public static Scheduler byName(String name, SchedulerConfig config, double eta) {
         String n = name.trim().toLowerCase(Locale.ROOT);
         switch (n) {
@@ -33,6 +35,8 @@ public final class Schedulers {
                 return new DdpmScheduler(config.withClassName(DdpmScheduler.CLASS_NAME));
             case "ddim":
                 return new DdimScheduler(config.withClassName(DdimScheduler.CLASS_NAME), eta, Compatibility.DIFFUSERS);
+            case "euler":
+                return new EulerScheduler(config.withClassName(EulerScheduler.CLASS_NAME));
             default:
                 throw new IllegalArgumentException("unknown scheduler '" + name + "'; valid: " + String.join(", ", NAMES));
         }

@@ -105,6 +105,38 @@ class QualityTest {
         }
     }
 
+    /** Euler (no noise, sigma space) in 10 and 20 steps reaches PyTorch's DDPM-1000 accuracy minus 3 points. */
+    @ParameterizedTest(name = "{0} euler-{1} guidance 3")
+    @CsvSource({"digits, 10", "digits, 20", "digits-v, 10"})
+    void eulerInATenthOfTheStepsMatchesDdpm1000(String model, int steps) throws Exception {
+        ModelFolder folder = ModelFolder.builtin(model);
+        int n = 200;
+        int[] labels = new int[n];
+        for (int i = 0; i < n; i++) {
+            labels[i] = i / 20;
+        }
+        try (NativeScope scope = new NativeScope(); Denoiser d = folder.loadDenoiser(Device.CPU, DType.FLOAT32);
+             DiffusionPipeline p = new DiffusionPipeline(d, new io.diffusion4j.scheduler.EulerScheduler(
+                     folder.schedulerConfig()), folder.spec().sampleShape())) {
+            Tensor samples = p.generate(GenerationRequest.builder().steps(steps)
+                    .seed(quality.get("digits").get("seed").asLong()).batchSize(n).classLabels(labels).guidanceScale(3.0)
+                    .build());
+            long[] predicted;
+            try (InferenceGuard inference = Torch.inferenceMode()) {
+                predicted = classifier.forward(samples).argmax(1).toLongArray();
+            }
+            int correct = 0;
+            for (int i = 0; i < n; i++) {
+                correct += predicted[i] == labels[i] ? 1 : 0;
+            }
+            double accuracy = correct / (double) n;
+            double bar = pythonAccuracy("digits", "ddpm", true, 3.0) - 0.03;
+            System.out.printf("quality %s euler-%d guidance 3.0: Java accuracy %.3f, bar (PyTorch DDPM-1000 - 3 points) "
+                    + "%.3f%n", model, steps, accuracy, bar);
+            assertTrue(accuracy >= bar, "accuracy " + accuracy + " below " + bar);
+        }
+    }
+
     @ParameterizedTest(name = "toy2d {0}")
     @CsvSource({"ddpm", "ddim"})
     void toy2dSamplesAreAsCloseToTheDataAsPyTorchs(String sampler) throws Exception {
