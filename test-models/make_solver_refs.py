@@ -60,6 +60,55 @@ def euler(model, cfg, spec, steps, seed, batch, labels):
     return noise, x, timesteps, sigmas
 
 
+def dpmpp_2m(model, cfg, spec, steps, seed, batch, labels):
+    """DPM-Solver++(2M) (Lu et al. 2022, Algorithm 2), data prediction, midpoint form, as diffusers'
+    DPMSolverMultistepScheduler(solver_order=2, lower_order_final=True, final_sigmas_type="zero"): leading spacing
+    over N + 1 points (the last dropped), x_t = alpha_t x0 + sigma_t eps with alpha_t = 1/sqrt(s^2+1)."""
+    t_train = cfg["num_train_timesteps"]
+    ab = alphas_cumprod(cfg)
+    all_sigmas = ((1 - ab) / ab) ** 0.5
+    ratio = t_train // (steps + 1)
+    timesteps = (np.arange(0, steps + 1) * ratio).round()[::-1][:-1].astype(np.int64)
+    sigmas = np.interp(timesteps, np.arange(0, len(all_sigmas)), all_sigmas)
+    sigmas = np.concatenate([sigmas, [0.0]])
+    shape = [1] + spec["sample_shape"]
+    noise = torch.cat([torch.randn(shape, generator=torch.Generator().manual_seed(seed + i)) for i in range(batch)])
+    x = noise.clone()
+    v = cfg["prediction_type"] == "v_prediction"
+
+    def alpha_sigma(s):
+        a = 1.0 / math.sqrt(s * s + 1)
+        return a, s * a
+
+    def lam(s):
+        a, sg = alpha_sigma(s)
+        return math.log(a) - math.log(sg) if sg > 0 else math.inf
+
+    prev_x0 = None
+    with torch.no_grad():
+        for i, t in enumerate(timesteps):
+            ts = torch.full((batch,), int(t), dtype=torch.int64)
+            out = model(x, ts, labels) if labels is not None else model(x, ts)
+            a_s, s_s = alpha_sigma(sigmas[i])
+            x0 = a_s * x - s_s * out if v else (x - s_s * out) / a_s
+            a_t, s_t = alpha_sigma(sigmas[i + 1])
+            last = i == len(timesteps) - 1
+            if s_t == 0:
+                x_next = x0  # sigma_t = 0: exp(-h) = 0, sigma_t / sigma_s = 0
+            else:
+                h = lam(sigmas[i + 1]) - lam(sigmas[i])
+                if prev_x0 is None or last:
+                    x_next = (s_t / s_s) * x - (a_t * (math.exp(-h) - 1.0)) * x0
+                else:
+                    h0 = lam(sigmas[i]) - lam(sigmas[i - 1])
+                    r0 = h0 / h
+                    d1 = (1.0 / r0) * (x0 - prev_x0)
+                    x_next = (s_t / s_s) * x - (a_t * (math.exp(-h) - 1.0)) * x0 - 0.5 * (a_t * (math.exp(-h) - 1.0)) * d1
+            prev_x0 = x0
+            x = x_next
+    return noise, x, timesteps, sigmas
+
+
 def main():
     torch.set_num_threads(2)
     os.makedirs(OUT, exist_ok=True)
@@ -70,16 +119,19 @@ def main():
         spec = json.load(open(d + "diffusion4j.json"))
         model = torch.jit.load(d + "model.pt").eval()
         lab = torch.tensor(labels, dtype=torch.int64) if labels else None
-        noise, result, timesteps, sigmas = euler(model, cfg, spec, steps, 1234, 4, lab)
-        name = "%s_euler%d" % (model_name.replace("-", "_"), steps)
-        os.makedirs(OUT + name, exist_ok=True)
-        torch.save(noise, OUT + name + "/init_noise.pt")
-        torch.save(result, OUT + name + "/result.pt")
-        cases.append({"name": name, "kind": "euler", "model": model_name, "scheduler_config": dict(cfg, _class_name="EulerDiscreteScheduler"),
-                      "params": {"num_inference_steps": steps, "batch_size": 4, "seed": 1234, "class_labels": labels},
-                      "timesteps": [int(t) for t in timesteps], "sigmas": [float(s) for s in sigmas],
-                      "files": {"init_noise": "solvers/" + name + "/init_noise.pt", "result": "solvers/" + name + "/result.pt"}})
-        print(name, "done")
+        for kind, fn, cls in [("euler", euler, "EulerDiscreteScheduler"), ("dpmpp2m", dpmpp_2m, "DPMSolverMultistepScheduler")]:
+            noise, result, timesteps, sigmas = fn(model, cfg, spec, steps, 1234, 4, lab)
+            name = "%s_%s%d" % (model_name.replace("-", "_"), kind, steps)
+            os.makedirs(OUT + name, exist_ok=True)
+            torch.save(noise, OUT + name + "/init_noise.pt")
+            torch.save(result, OUT + name + "/result.pt")
+            extra = {} if kind == "euler" else {"solver_order": 2, "algorithm_type": "dpmsolver++", "solver_type": "midpoint",
+                                                "lower_order_final": True, "final_sigmas_type": "zero"}
+            cases.append({"name": name, "kind": kind, "model": model_name, "scheduler_config": dict(cfg, _class_name=cls, **extra),
+                          "params": {"num_inference_steps": steps, "batch_size": 4, "seed": 1234, "class_labels": labels},
+                          "timesteps": [int(t) for t in timesteps], "sigmas": [float(s) for s in sigmas],
+                          "files": {"init_noise": "solvers/" + name + "/init_noise.pt", "result": "solvers/" + name + "/result.pt"}})
+            print(name, "done")
     json.dump({"format_version": 1, "generated_by": "test-models/make_solver_refs.py", "torch_version": torch.__version__,
                "cases": cases}, open(ROOT + "reference/solvers.json", "w"), indent=1)
 

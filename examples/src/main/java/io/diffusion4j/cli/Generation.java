@@ -61,7 +61,7 @@ final class Generation {
         }
         int steps = o.steps != null ? o.steps : switch (scheduler.name()) {
             case "ddpm" -> config.numTrainTimesteps();
-            case "euler" -> 20;
+            case "euler", "dpmsolver++" -> 20;
             default -> 50;
         };
         if (steps < 1 || steps > config.numTrainTimesteps()) {

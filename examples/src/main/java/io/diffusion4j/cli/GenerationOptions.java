@@ -14,11 +14,11 @@ final class GenerationOptions {
     String model;
 
     @Option(names = "--scheduler", paramLabel = "NAME",
-            description = "ddpm, ddim or euler (default: the config's _class_name).")
+            description = "ddpm, ddim, euler or dpmsolver++ (default: the config's _class_name).")
     String scheduler;
 
     @Option(names = "--steps", paramLabel = "N",
-            description = "Inference steps (default: 1000 for ddpm, 50 for ddim, 20 for euler).")
+            description = "Inference steps (default: 1000 for ddpm, 50 for ddim, 20 for euler and dpmsolver++).")
     Integer steps;
 
     @Option(names = "--eta", paramLabel = "E", defaultValue = "0",

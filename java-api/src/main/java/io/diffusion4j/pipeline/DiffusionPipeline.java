@@ -102,47 +102,51 @@ public final class DiffusionPipeline implements AutoCloseable {
             }
             Tensor labels = labels(request, batch);
             SamplerRun state = plan.start();
-            boolean reducedPrecision = denoiser.dtype() != DType.FLOAT32;
-            long t0 = System.nanoTime();
-            int runSteps = total - start;
-            for (int i = start; i < total; i++) {
-                checkCancelled(request, i - start, runSteps);
-                try (NativeScope step = new NativeScope()) {
-                    Tensor in = plan.scaleModelInput(x, i);
-                    if (reducedPrecision) {
-                        in = in.to(denoiser.dtype());
+            try {
+                boolean reducedPrecision = denoiser.dtype() != DType.FLOAT32;
+                long t0 = System.nanoTime();
+                int runSteps = total - start;
+                for (int i = start; i < total; i++) {
+                    checkCancelled(request, i - start, runSteps);
+                    try (NativeScope step = new NativeScope()) {
+                        Tensor in = plan.scaleModelInput(x, i);
+                        if (reducedPrecision) {
+                            in = in.to(denoiser.dtype());
+                        }
+                        Tensor out = model.predict(in, timesteps[i], labels);
+                        if (reducedPrecision) {
+                            out = out.to(DType.FLOAT32);
+                        }
+                        Tensor eps = plan.needsNoise(i) ? noise.next(x.shape(), denoiser.device()) : null;
+                        Tensor next = state.step(i, out, x, eps);
+                        if (keepMask != null) {
+                            // inpainting: the known region, noised to the level this step ends at, replaces the sample
+                            Tensor knownNoised = plan.addNoiseAfter(known, first, i);
+                            next = next.add(knownNoised.sub(next).mul(keepMask));
+                        }
+                        if (request.checkNumerics() && !next.allFinite()) {
+                            throw new NonFiniteResultException("NaN or Inf in the sample after step " + (i - start + 1)
+                                    + " of " + runSteps + " (timestep " + plan.timesteps()[i] + ")");
+                        }
+                        if (request.listener() != null) {
+                            long elapsed = System.nanoTime() - t0;
+                            int done = i - start + 1;
+                            long remaining = elapsed / done * (runSteps - done);
+                            request.listener().onStep(new StepEvent(done, runSteps, plan.modelTimestep(i),
+                                    Duration.ofNanos(elapsed), Duration.ofNanos(remaining), next));
+                        }
+                        x.close();
+                        x = step.keep(next);
                     }
-                    Tensor out = model.predict(in, timesteps[i], labels);
-                    if (reducedPrecision) {
-                        out = out.to(DType.FLOAT32);
-                    }
-                    Tensor eps = plan.needsNoise(i) ? noise.next(x.shape(), denoiser.device()) : null;
-                    Tensor next = state.step(i, out, x, eps);
-                    if (keepMask != null) {
-                        // inpainting: the known region, noised to the level this step ends at, replaces the sample
-                        Tensor knownNoised = plan.addNoiseAfter(known, first, i);
-                        next = next.add(knownNoised.sub(next).mul(keepMask));
-                    }
-                    if (request.checkNumerics() && !next.allFinite()) {
-                        throw new NonFiniteResultException("NaN or Inf in the sample after step " + (i - start + 1)
-                                + " of " + runSteps + " (timestep " + plan.timesteps()[i] + ")");
-                    }
-                    if (request.listener() != null) {
-                        long elapsed = System.nanoTime() - t0;
-                        int done = i - start + 1;
-                        long remaining = elapsed / done * (runSteps - done);
-                        request.listener().onStep(new StepEvent(done, runSteps, plan.modelTimestep(i),
-                                Duration.ofNanos(elapsed), Duration.ofNanos(remaining), next));
-                    }
-                    x.close();
-                    x = step.keep(next);
                 }
+                if (!x.allFinite()) {
+                    throw new NonFiniteResultException("the result has NaN or Inf values (after " + runSteps + " steps); "
+                            + "run with checkNumerics to find the first bad step");
+                }
+                return run.keep(x);
+            } finally {
+                state.close(); // a multistep solver's history
             }
-            if (!x.allFinite()) {
-                throw new NonFiniteResultException("the result has NaN or Inf values (after " + runSteps + " steps); "
-                        + "run with checkNumerics to find the first bad step");
-            }
-            return run.keep(x);
         }
     }
 

@@ -2,8 +2,16 @@ package io.diffusion4j.scheduler;
 
 import io.diffusion4j.bindings.Tensor;
 
-/** The state of one sampling run over a {@link SamplingPlan}. */
-public interface SamplerRun {
+/**
+ * The state of one sampling run over a {@link SamplingPlan} (a multistep solver's history). Close it when the run
+ * ends; stateless runs need nothing.
+ */
+public interface SamplerRun extends AutoCloseable {
+
+    /** Frees the run's history. */
+    @Override
+    default void close() {
+    }
 
     /**
      * One reverse step.

@@ -6,7 +6,7 @@ import java.util.Locale;
 /** Picks a scheduler by CLI name or by a config's {@code _class_name} (DDPM, DDIM, EulerDiscrete). */
 public final class Schedulers {
     /** The names {@link #byName} accepts. */
-    public static final List<String> NAMES = List.of("ddpm", "ddim", "euler");
+    public static final List<String> NAMES = List.of("ddpm", "ddim", "euler", "dpmsolver++");
 
     private Schedulers() {
     }
@@ -21,6 +21,8 @@ public final class Schedulers {
                 return new DdimScheduler(config, eta, Compatibility.DIFFUSERS);
             case EulerScheduler.CLASS_NAME:
                 return new EulerScheduler(config);
+            case DpmSolverScheduler.CLASS_NAME:
+                return new DpmSolverScheduler(config);
             default:
                 throw new IllegalArgumentException("scheduler_config.json _class_name '" + cls + "' is not supported; "
                         + "choose a scheduler with one of: " + String.join(", ", NAMES));
@@ -37,6 +39,9 @@ public final class Schedulers {
                 return new DdimScheduler(config.withClassName(DdimScheduler.CLASS_NAME), eta, Compatibility.DIFFUSERS);
             case "euler":
                 return new EulerScheduler(config.withClassName(EulerScheduler.CLASS_NAME));
+            case "dpmsolver++":
+            case "dpm":
+                return new DpmSolverScheduler(config.withClassName(DpmSolverScheduler.CLASS_NAME));
             default:
                 throw new IllegalArgumentException("unknown scheduler '" + name + "'; valid: " + String.join(", ", NAMES));
         }

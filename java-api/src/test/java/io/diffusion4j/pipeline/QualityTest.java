@@ -105,10 +105,13 @@ class QualityTest {
         }
     }
 
-    /** Euler (no noise, sigma space) in 10 and 20 steps reaches PyTorch's DDPM-1000 accuracy minus 3 points. */
-    @ParameterizedTest(name = "{0} euler-{1} guidance 3")
-    @CsvSource({"digits, 10", "digits, 20", "digits-v, 10"})
-    void eulerInATenthOfTheStepsMatchesDdpm1000(String model, int steps) throws Exception {
+    /**
+     * Euler and DPM-Solver++(2M) in 10 and 20 steps reach PyTorch's guided DDPM-1000 accuracy minus 3 points.
+     */
+    @ParameterizedTest(name = "{0} {2}-{1} guidance 3")
+    @CsvSource({"digits, 10, euler", "digits, 20, euler", "digits-v, 10, euler", "digits, 20, dpmsolver++",
+        "digits, 10, dpmsolver++", "digits-v, 20, dpmsolver++"})
+    void fastSolversInAFractionOfTheStepsMatchDdpm1000(String model, int steps, String solver) throws Exception {
         ModelFolder folder = ModelFolder.builtin(model);
         int n = 200;
         int[] labels = new int[n];
@@ -116,8 +119,8 @@ class QualityTest {
             labels[i] = i / 20;
         }
         try (NativeScope scope = new NativeScope(); Denoiser d = folder.loadDenoiser(Device.CPU, DType.FLOAT32);
-             DiffusionPipeline p = new DiffusionPipeline(d, new io.diffusion4j.scheduler.EulerScheduler(
-                     folder.schedulerConfig()), folder.spec().sampleShape())) {
+             DiffusionPipeline p = new DiffusionPipeline(d, io.diffusion4j.scheduler.Schedulers.byName(solver,
+                     folder.schedulerConfig(), 0), folder.spec().sampleShape())) {
             Tensor samples = p.generate(GenerationRequest.builder().steps(steps)
                     .seed(quality.get("digits").get("seed").asLong()).batchSize(n).classLabels(labels).guidanceScale(3.0)
                     .build());
@@ -131,8 +134,8 @@ class QualityTest {
             }
             double accuracy = correct / (double) n;
             double bar = pythonAccuracy("digits", "ddpm", true, 3.0) - 0.03;
-            System.out.printf("quality %s euler-%d guidance 3.0: Java accuracy %.3f, bar (PyTorch DDPM-1000 - 3 points) "
-                    + "%.3f%n", model, steps, accuracy, bar);
+            System.out.printf("quality %s %s-%d guidance 3.0: Java accuracy %.3f, bar (PyTorch DDPM-1000 - 3 points) "
+                    + "%.3f%n", model, solver, steps, accuracy, bar);
             assertTrue(accuracy >= bar, "accuracy " + accuracy + " below " + bar);
         }
     }

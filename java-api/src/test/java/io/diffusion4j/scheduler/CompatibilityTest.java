@@ -49,9 +49,24 @@ class CompatibilityTest {
     }
 
     @Test
+    void dpmSolverOrdersAreChecked() {
+        SchedulerConfig c = SchedulerConfig.builder().className(DpmSolverScheduler.CLASS_NAME).build();
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new DpmSolverScheduler(c, 4));
+        assertTrue(e.getMessage().equals("solver order must be 1, 2 or 3, got 4"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> new DpmSolverScheduler(c, 0));
+        assertTrue(e.getMessage().equals("solver order must be 1, 2 or 3, got 0"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> new DpmSolverScheduler(c, 3));
+        assertTrue(e.getMessage().equals("solver order 3 is not implemented yet; use 1 or 2"), e.getMessage());
+        // diffusers' leading spacing for DPM-Solver spreads N + 1 points and drops the last
+        try (SamplingPlan plan = new DpmSolverScheduler(c, 2).plan(20)) {
+            assertTrue(plan.timesteps()[0] == 940 && plan.timesteps()[19] == 47);
+        }
+    }
+
+    @Test
     void unknownSchedulerNamesListTheValidOnes() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> Schedulers.byName("heun", SchedulerConfig.builder().build(), 0));
-        assertTrue(e.getMessage().equals("unknown scheduler 'heun'; valid: ddpm, ddim, euler"), e.getMessage());
+        assertTrue(e.getMessage().equals("unknown scheduler 'heun'; valid: ddpm, ddim, euler, dpmsolver++"), e.getMessage());
     }
 }
