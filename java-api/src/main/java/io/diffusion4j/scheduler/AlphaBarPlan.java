@@ -16,7 +16,7 @@ import java.util.List;
  * {@code next = c0*clip(x0) + cx*x + cm*m + sigma*noise}; without clipping it folds into
  * {@code next = (c0*px + cx)*x + (c0*po + cm)*m + sigma*noise}: two fused ops and one for the noise.
  */
-abstract class AlphaBarPlan implements SamplingPlan, SamplerRun {
+abstract class AlphaBarPlan implements SamplingPlan {
     protected final SchedulerConfig config;
     protected final long[] timesteps;
     protected final long[] previous;
@@ -146,12 +146,13 @@ abstract class AlphaBarPlan implements SamplingPlan, SamplerRun {
         return previous.clone();
     }
 
+    /** Stateless: the run only steps (closing it must not close the plan, which the pipeline caches). */
     @Override
     public SamplerRun start() {
-        return this;
+        return this::step;
     }
 
-    @Override
+    /** One reverse step; see {@link SamplerRun#step}. */
     public Tensor step(int i, Tensor modelOutput, Tensor sample, Tensor noise) {
         Tensor m = modelOutput;
         Tensor predictedVariance = null;

@@ -103,7 +103,7 @@ public final class EulerScheduler implements Scheduler {
         }
     }
 
-    private final class Plan implements SamplingPlan, SamplerRun {
+    private final class Plan implements SamplingPlan {
         private final double[] timesteps;
         private final double[] sigmas;
         private final double initSigma;
@@ -191,13 +191,13 @@ public final class EulerScheduler implements Scheduler {
             return sigmas[i + 1] == 0 ? x0.copy() : Tensor.linearCombination(x0, one, noise, sigma[i + 1]);
         }
 
+        /** Stateless: the run only steps (closing it must not close the plan, which the pipeline caches). */
         @Override
         public SamplerRun start() {
-            return this;
+            return this::step;
         }
 
-        @Override
-        public Tensor step(int i, Tensor modelOutput, Tensor sample, Tensor noise) {
+        private Tensor step(int i, Tensor modelOutput, Tensor sample, Tensor noise) {
             return Tensor.linearCombination(sample, cx[i], modelOutput, cm[i]);
         }
 
