@@ -22,7 +22,6 @@ import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import org.bytedeco.javacpp.Pointer;
 
 /**
  * The benchmark suite behind BENCHMARKS.md: sampling overhead (Java and, where Debian's python3-torch is installed,
@@ -193,7 +192,7 @@ public final class BenchmarkSuite {
     /** RSS and JavaCPP bytes every 1,000 DDIM steps (toy2d, batch 4, runs of 1,000 steps). */
     static Map<String, Object> memory(int totalSteps) throws Exception {
         ModelFolder folder = ModelFolder.builtin("toy2d");
-        List<long[]> samples = new ArrayList<>();
+        MemorySamples samples = new MemorySamples();
         try (Denoiser d = folder.loadDenoiser(Device.CPU, DType.FLOAT32)) {
             DiffusionPipeline p = new DiffusionPipeline(d,
                     new DdimScheduler(folder.schedulerConfig().withClassName(DdimScheduler.CLASS_NAME)).withEta(1.0),
@@ -203,21 +202,12 @@ public final class BenchmarkSuite {
                 try (NativeScope s = new NativeScope()) {
                     p.generate(r);
                 }
-                samples.add(new long[] {done + 1000, Pointer.physicalBytes(), Pointer.totalBytes(),
-                        Runtime.getRuntime().totalMemory()});
+                samples.take(done + 1000);
             }
         }
-        long[] warm = samples.get(Math.min(2, samples.size() - 1));
-        long[] last = samples.get(samples.size() - 1);
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("steps", totalSteps);
-        m.put("samples_step_rss_javacppbytes_heapcommitted", samples);
-        m.put("rss_growth_after_warmup_bytes", last[1] - warm[1]);
-        m.put("rss_outside_heap_growth_after_warmup_bytes", (last[1] - last[3]) - (warm[1] - warm[3]));
-        m.put("javacpp_bytes_growth_after_warmup", last[2] - warm[2]);
-        System.out.printf("memory over %d DDIM steps: RSS growth %d KB (outside heap %d KB), JavaCPP bytes growth %d%n",
-                totalSteps, (last[1] - warm[1]) / 1024, ((last[1] - last[3]) - (warm[1] - warm[3])) / 1024,
-                last[2] - warm[2]);
+        samples.putGrowth(m, 2, "memory over " + totalSteps + " DDIM steps");
         return m;
     }
 

@@ -68,7 +68,7 @@ public final class SamplingOverhead {
             throw new IllegalArgumentException("steps, batch and repeats must be >= 1 and warmup >= 0");
         }
         ModelFolder folder = ModelFolder.resolve(model);
-        Scheduler s = Schedulers.byName(scheduler, folder.schedulerConfig(), scheduler.equals("ddim") ? 0.0 : 0.0);
+        Scheduler s = Schedulers.byName(scheduler, folder.schedulerConfig(), 0.0); // DDIM eta 0
         try (Denoiser d = folder.loadDenoiser(device, DType.FLOAT32);
              DiffusionPipeline pipeline = new DiffusionPipeline(d, s, folder.spec().sampleShape())) {
             GenerationRequest.Builder rb = GenerationRequest.builder().steps(steps).seed(0).batchSize(batch);

@@ -26,7 +26,6 @@ public final class NativeScope implements AutoCloseable {
 
     public NativeScope() {
         Torch.load();
-        Torch.applyThreadsToThisThread();
         this.owner = Thread.currentThread();
         this.parent = CURRENT.get();
         this.pointers = new PointerScope();

@@ -353,42 +353,50 @@ public final class Tensor implements AutoCloseable {
     }
 
     public Tensor neg() {
-        return unary("neg", 0);
+        try {
+            return own(unwrap().neg());
+        } catch (RuntimeException e) {
+            throw failure("neg", this, null, e);
+        }
     }
 
     public Tensor sqrt() {
-        return unary("sqrt", 1);
+        try {
+            return own(unwrap().sqrt());
+        } catch (RuntimeException e) {
+            throw failure("sqrt", this, null, e);
+        }
     }
 
     public Tensor exp() {
-        return unary("exp", 2);
+        try {
+            return own(unwrap().exp());
+        } catch (RuntimeException e) {
+            throw failure("exp", this, null, e);
+        }
     }
 
     public Tensor log() {
-        return unary("log", 3);
+        try {
+            return own(unwrap().log());
+        } catch (RuntimeException e) {
+            throw failure("log", this, null, e);
+        }
     }
 
     public Tensor abs() {
-        return unary("abs", 4);
+        try {
+            return own(unwrap().abs());
+        } catch (RuntimeException e) {
+            throw failure("abs", this, null, e);
+        }
     }
 
     public Tensor square() {
-        return unary("square", 5);
-    }
-
-    private Tensor unary(String name, int op) {
         try {
-            org.bytedeco.pytorch.Tensor h = unwrap();
-            switch (op) {
-                case 0: return own(h.neg());
-                case 1: return own(h.sqrt());
-                case 2: return own(h.exp());
-                case 3: return own(h.log());
-                case 4: return own(h.abs());
-                default: return own(h.square());
-            }
+            return own(unwrap().square());
         } catch (RuntimeException e) {
-            throw failure(name, this, null, e);
+            throw failure("square", this, null, e);
         }
     }
 

@@ -11,10 +11,6 @@ import org.bytedeco.pytorch.global.torch;
  */
 public final class Torch {
     private static volatile boolean loaded;
-    /** The intra-op thread count set with {@link #setThreads}, 0 while LibTorch's default applies. */
-    private static volatile int configuredThreads;
-    /** The count last applied on each thread (LibTorch's OpenMP setting is per calling thread). */
-    private static final ThreadLocal<int[]> APPLIED_THREADS = ThreadLocal.withInitial(() -> new int[1]);
 
     private Torch() {
     }
@@ -106,30 +102,11 @@ public final class Torch {
             throw new IllegalArgumentException("threads must be >= 1, got " + threads);
         }
         load();
-        configuredThreads = threads;
         torch.set_num_threads(threads);
-        APPLIED_THREADS.get()[0] = threads;
         // LibTorch's GEMMs run in OpenBLAS, whose own pthread pool ignores torch.set_num_threads: measured here, two
         // Java threads sampling side by side on 2 cores gave 38-42 images/s with OpenBLAS's default pool and 75-84
         // with it matched to LibTorch's count.
         org.bytedeco.openblas.global.openblas_full.openblas_set_num_threads(threads);
-    }
-
-    /**
-     * Applies the configured intra-op thread count to the calling thread if it has not been yet. LibTorch's OpenMP
-     * setting belongs to the thread that set it: measured here, a second Java thread sampling beside the first
-     * ran OpenMP's default team (all cores) and two sampling threads on 2 cores gave 38-42 images/s instead of 84.
-     * Called by every {@link NativeScope} and forward, so it costs one thread-local read per step.
-     */
-    static void applyThreadsToThisThread() {
-        int want = configuredThreads;
-        if (want != 0) {
-            int[] applied = APPLIED_THREADS.get();
-            if (applied[0] != want) {
-                torch.set_num_threads(want);
-                applied[0] = want;
-            }
-        }
     }
 
     public static boolean cudaAvailable() {

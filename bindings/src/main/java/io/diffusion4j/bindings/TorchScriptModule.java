@@ -178,7 +178,6 @@ public final class TorchScriptModule implements AutoCloseable {
      */
     public Tensor forward(Object... inputs) {
         JitModule m = handle();
-        Torch.applyThreadsToThisThread();
         if (!forwardArguments.isEmpty() && inputs.length != forwardArguments.size()) {
             throw new ModelInvocationException("forward of " + source + " takes " + forwardArguments.size()
                     + " argument(s) (" + signature() + "), got " + inputs.length, null);

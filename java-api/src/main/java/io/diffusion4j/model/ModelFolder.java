@@ -76,11 +76,11 @@ public final class ModelFolder {
     public static ModelFolder builtin(String name) throws IOException {
         String base = BuiltinModels.ROOT + name + "/";
         String modelJson = resourceText(base + ModelSpec.FILE_NAME);
-        if (resourceText(base + SCHEDULER_FILE) == null && modelJson == null) {
+        String sched = resourceText(base + SCHEDULER_FILE);
+        if (sched == null && modelJson == null) {
             throw new ModelFolderException("no built-in model '" + name + "'; built-in models: "
                     + String.join(", ", BuiltinModels.names()));
         }
-        String sched = resourceText(base + SCHEDULER_FILE);
         SchedulerConfig config = sched == null ? null : SchedulerConfig.fromJson(sched, "builtin:" + name + "/" + SCHEDULER_FILE);
         ModelSpec spec = modelJson == null ? null : ModelSpec.fromJson(modelJson, "builtin:" + name + "/" + ModelSpec.FILE_NAME);
         return new ModelFolder("builtin:" + name, null, base, config, spec);
