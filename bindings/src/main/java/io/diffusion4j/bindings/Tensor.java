@@ -409,6 +409,24 @@ public final class Tensor implements AutoCloseable {
         }
     }
 
+    /** Element-wise {@code max(this, min)}. */
+    public Tensor clampMin(double min) {
+        try (PointerScope ignored = new PointerScope()) {
+            return own(unwrap().clamp_min(new org.bytedeco.pytorch.Scalar(min)));
+        } catch (RuntimeException e) {
+            throw failure("clampMin(" + min + ")", this, null, e);
+        }
+    }
+
+    /** Element-wise maximum (broadcast). */
+    public Tensor maximum(Tensor other) {
+        try {
+            return own(unwrap().maximum(other.unwrap()));
+        } catch (RuntimeException e) {
+            throw failure("maximum", this, other, e);
+        }
+    }
+
     /** Element-wise clamp between tensors (broadcast). */
     public Tensor clamp(Tensor min, Tensor max) {
         try (PointerScope ignored = new PointerScope()) {

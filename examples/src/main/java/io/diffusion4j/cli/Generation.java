@@ -13,6 +13,8 @@ import io.diffusion4j.pipeline.DiffusionPipeline;
 import io.diffusion4j.pipeline.GenerationRequest;
 import io.diffusion4j.pipeline.StepEvent;
 import io.diffusion4j.pipeline.StepListener;
+import io.diffusion4j.scheduler.AdaptiveScheduler;
+import io.diffusion4j.scheduler.HeunScheduler;
 import io.diffusion4j.scheduler.Scheduler;
 import io.diffusion4j.scheduler.SchedulerConfig;
 import io.diffusion4j.scheduler.Schedulers;
@@ -21,6 +23,7 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Locale;
 
 /** The CLI's glue around {@link DiffusionPipeline}: open the model, run, write PNG/tensor files. */
 final class Generation {
@@ -52,17 +55,11 @@ final class Generation {
         if (config == null) {
             throw new UsageException(folder.location() + " has no scheduler_config.json: it is not a denoiser");
         }
-        Scheduler scheduler;
-        try {
-            scheduler = o.scheduler != null ? Schedulers.byName(o.scheduler, config, o.eta)
-                    : Schedulers.fromConfig(config, o.eta);
-        } catch (IllegalArgumentException e) {
-            throw new UsageException("--scheduler: " + e.getMessage());
-        }
+        Scheduler scheduler = scheduler(o, config);
         int steps = o.steps != null ? o.steps : switch (scheduler.name()) {
             case "ddpm" -> config.numTrainTimesteps();
-            case "euler", "dpmsolver++" -> 20;
-            default -> 50;
+            case "ddim" -> 50;
+            default -> 20;
         };
         if (steps < 1 || steps > config.numTrainTimesteps()) {
             throw new UsageException("--steps must be between 1 and " + config.numTrainTimesteps() + " (the model's "
@@ -89,8 +86,17 @@ final class Generation {
             if (o.classes != null) {
                 req.classLabels(o.classes);
             }
-            if (System.console() != null) {
-                req.listener(new ProgressBar(stderr));
+            StepListener progress = System.console() != null ? new ProgressBar(stderr) : null;
+            int[] evaluations = {0};
+            if (scheduler instanceof AdaptiveScheduler) {
+                req.listener(e -> {
+                    evaluations[0] = e.step();
+                    if (progress != null) {
+                        progress.onStep(e);
+                    }
+                });
+            } else if (progress != null) {
+                req.listener(progress);
             }
             GenerationRequest request;
             try {
@@ -117,11 +123,77 @@ final class Generation {
                 stdout.println("wrote " + out + " (" + images.size() + " image(s), " + result.size(result.dim() - 1)
                         + "x" + result.size(result.dim() - 2) + ")");
             }
-            stdout.printf("%s: %d %s steps, batch %d, seed %d, %.2f s on %s%n", folder.location(), steps,
-                    scheduler.name(), o.batch, o.seed, seconds, denoiser.device());
+            String work = scheduler instanceof AdaptiveScheduler ? "adaptive solver, " + evaluations[0]
+                    + " model evaluations" : steps + " " + scheduler.name() + " steps"
+                    + (scheduler instanceof HeunScheduler ? " (" + (2 * steps - 1) + " model evaluations)" : "");
+            stdout.printf("%s: %s, batch %d, seed %d, %.2f s on %s%n", folder.location(), work, o.batch, o.seed,
+                    seconds, denoiser.device());
             stdout.flush();
         }
         return 0;
+    }
+
+    /** The scheduler the options name, with --order, --karras and --rtol/--atol applied as config keys. */
+    static Scheduler scheduler(GenerationOptions o, SchedulerConfig config) {
+        String name = o.scheduler != null ? o.scheduler.trim().toLowerCase(Locale.ROOT)
+                : nameOf(config.className());
+        SchedulerConfig.Builder b = config.toBuilder();
+        if (o.order != null) {
+            if (o.order < 1 || o.order > 3) {
+                throw new UsageException("--order must be 1, 2 or 3, got " + o.order);
+            }
+            if (!name.contains("dpm")) {
+                throw new UsageException("--order applies to dpmsolver++ and sde-dpmsolver++, not " + name);
+            }
+            b.putExtra("solver_order", o.order);
+        }
+        if (o.karras) {
+            if (!List.of("euler", "euler-a", "heun", "dpmsolver++", "sde-dpmsolver++").contains(name)) {
+                throw new UsageException("--karras applies to euler, euler-a, heun, dpmsolver++ and sde-dpmsolver++, "
+                        + "not " + name);
+            }
+            b.putExtra("use_karras_sigmas", true);
+        }
+        tolerance(b, "rtol", o.rtol, name);
+        tolerance(b, "atol", o.atol, name);
+        SchedulerConfig applied = b.build();
+        try {
+            return o.scheduler != null ? Schedulers.byName(o.scheduler, applied, o.eta)
+                    : Schedulers.fromConfig(applied, o.eta);
+        } catch (IllegalArgumentException e) {
+            throw new UsageException("--scheduler: " + e.getMessage());
+        }
+    }
+
+    private static void tolerance(SchedulerConfig.Builder b, String key, Double value, String scheduler) {
+        if (value == null) {
+            return;
+        }
+        if (!scheduler.equals("adaptive")) {
+            throw new UsageException("--" + key + " applies to the adaptive solver (--scheduler adaptive), not "
+                    + scheduler);
+        }
+        if (!(value > 0) || value.isInfinite()) {
+            throw new UsageException("--" + key + " must be > 0, got " + value);
+        }
+        b.putExtra(key, value);
+    }
+
+    /** The CLI name of a config's {@code _class_name}, for checking which options apply. */
+    private static String nameOf(String className) {
+        if (className == null) {
+            return "";
+        }
+        return switch (className) {
+            case "DDPMScheduler" -> "ddpm";
+            case "DDIMScheduler" -> "ddim";
+            case "EulerDiscreteScheduler" -> "euler";
+            case "EulerAncestralDiscreteScheduler" -> "euler-a";
+            case "HeunDiscreteScheduler" -> "heun";
+            case "DPMSolverMultistepScheduler" -> "dpmsolver++";
+            case "DPMSolverAdaptive" -> "adaptive";
+            default -> className;
+        };
     }
 
     /** Adds a command's own inputs to the request (inside the run's native scope). */
@@ -144,6 +216,11 @@ final class Generation {
 
         @Override
         public void onStep(StepEvent e) {
+            if (e.steps() == 0) { // the adaptive solver: the number of evaluations is not known in advance
+                err.printf("\r%d model evaluations, %.1fs ", e.step(), e.elapsed().toMillis() / 1000.0);
+                err.flush();
+                return;
+            }
             int width = 30;
             int filled = (int) ((long) width * e.step() / e.steps());
             err.printf("\r[%s%s] %d/%d  eta %.1fs ", "#".repeat(filled), " ".repeat(width - filled), e.step(), e.steps(),

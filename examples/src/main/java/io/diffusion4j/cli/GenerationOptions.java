@@ -14,12 +14,27 @@ final class GenerationOptions {
     String model;
 
     @Option(names = "--scheduler", paramLabel = "NAME",
-            description = "ddpm, ddim, euler or dpmsolver++ (default: the config's _class_name).")
+            description = "ddpm, ddim, euler, euler-a, heun, dpmsolver++, sde-dpmsolver++ or adaptive "
+                    + "(default: the config's _class_name).")
     String scheduler;
 
     @Option(names = "--steps", paramLabel = "N",
-            description = "Inference steps (default: 1000 for ddpm, 50 for ddim, 20 for euler and dpmsolver++).")
+            description = "Inference steps (default: 1000 for ddpm, 50 for ddim, 20 for the other fixed-step solvers; "
+                    + "the adaptive solver picks its own).")
     Integer steps;
+
+    @Option(names = "--order", paramLabel = "K", description = "DPM-Solver++ order: 1, 2 or 3 (default: the config's "
+            + "solver_order, else 2).")
+    Integer order;
+
+    @Option(names = "--karras", description = "Karras et al.'s sigma schedule (euler, euler-a, heun, dpmsolver++).")
+    boolean karras;
+
+    @Option(names = "--rtol", paramLabel = "R", description = "Relative tolerance of the adaptive solver (default 0.05).")
+    Double rtol;
+
+    @Option(names = "--atol", paramLabel = "A", description = "Absolute tolerance of the adaptive solver (default 0.0078).")
+    Double atol;
 
     @Option(names = "--eta", paramLabel = "E", defaultValue = "0",
             description = "DDIM eta: 0 deterministic, 1 DDPM-like (default: ${DEFAULT-VALUE}).")

@@ -224,6 +224,27 @@ class CommandsTest {
         assertFalse(Files.exists(tmp.resolve("t.png")));
     }
 
+    @Test
+    void fasterSolversRunFromTheCommandLine() throws IOException {
+        Path h = tmp.resolve("h.pt");
+        Result r = runOk("sample", "--model", "toy2d", "--scheduler", "heun", "--karras", "--steps", "4", "--batch", "2",
+                "--save-tensor", h.toString());
+        assertTrue(r.out().contains("4 heun steps (7 model evaluations)"), r.out());
+        float[] xy = readTensor(h, 2, 2);
+        assertTrue(Float.isFinite(xy[0]) && Float.isFinite(xy[3]));
+
+        Path a = tmp.resolve("a.pt");
+        r = runOk("sample", "--model", "toy2d", "--scheduler", "adaptive", "--rtol", "0.1", "--atol", "0.01",
+                "--save-tensor", a.toString());
+        assertTrue(r.out().matches("(?s).*adaptive solver, \\d+ model evaluations.*"), r.out());
+        assertTrue(Float.isFinite(readTensor(a, 1, 2)[0]));
+
+        Path d = tmp.resolve("d.pt");
+        r = runOk("sample", "--model", "toy2d", "--scheduler", "dpmsolver++", "--order", "3", "--steps", "6",
+                "--save-tensor", d.toString());
+        assertTrue(r.out().contains("6 dpmsolver++ steps"), r.out());
+    }
+
     // ---- img2img and inpaint -----------------------------------------------------------------------------
 
     @Test
@@ -311,7 +332,22 @@ class CommandsTest {
                 Arguments.of(new String[] {"--model", "digits", "--eta", "-1"}, new String[] {"--eta", "-1"}),
                 Arguments.of(new String[] {"--model", "digits", "--class", "12"}, new String[] {"class 12", "0..9"}),
                 Arguments.of(new String[] {"--model", "toy2d", "--guidance", "3"}, new String[] {"guidance", "unconditional"}),
-                Arguments.of(new String[] {"--model", "digits", "--scheduler", "heun"}, new String[] {"heun", "ddpm", "ddim", "euler"}),
+                Arguments.of(new String[] {"--model", "digits", "--scheduler", "lms"},
+                        new String[] {"lms", "ddpm", "ddim", "euler", "heun", "dpmsolver++", "adaptive"}),
+                Arguments.of(new String[] {"--model", "digits", "--scheduler", "dpmsolver++", "--order", "4"},
+                        new String[] {"--order", "1, 2 or 3", "4"}),
+                Arguments.of(new String[] {"--model", "digits", "--scheduler", "ddim", "--order", "2"},
+                        new String[] {"--order", "dpmsolver++", "ddim"}),
+                Arguments.of(new String[] {"--model", "digits", "--scheduler", "sde-dpmsolver++", "--order", "3"},
+                        new String[] {"sde-dpmsolver++", "1 or 2"}),
+                Arguments.of(new String[] {"--model", "digits", "--scheduler", "ddpm", "--karras"},
+                        new String[] {"--karras", "ddpm"}),
+                Arguments.of(new String[] {"--model", "digits", "--scheduler", "adaptive", "--rtol", "0"},
+                        new String[] {"--rtol", "> 0"}),
+                Arguments.of(new String[] {"--model", "digits", "--scheduler", "adaptive", "--atol", "-0.1"},
+                        new String[] {"--atol", "> 0"}),
+                Arguments.of(new String[] {"--model", "digits", "--scheduler", "euler", "--rtol", "0.1"},
+                        new String[] {"--rtol", "adaptive"}),
                 Arguments.of(new String[] {"--model", "digits", "--dtype", "int8"}, new String[] {"--dtype", "int8"}),
                 Arguments.of(new String[] {"--model", "digits", "--batch", "0"}, new String[] {"--batch", "0"}),
                 Arguments.of(new String[] {"--steps", "5"}, new String[] {"--model"}));

@@ -7,6 +7,7 @@ import io.diffusion4j.bindings.Tensor;
 import io.diffusion4j.bindings.Torch;
 import io.diffusion4j.model.Denoiser;
 import io.diffusion4j.model.GuidedDenoiser;
+import io.diffusion4j.scheduler.AdaptiveScheduler;
 import io.diffusion4j.scheduler.SamplerRun;
 import io.diffusion4j.scheduler.SamplingPlan;
 import io.diffusion4j.scheduler.Scheduler;
@@ -66,6 +67,9 @@ public final class DiffusionPipeline implements AutoCloseable {
         if (closed) {
             throw new IllegalStateException("pipeline is closed");
         }
+        if (scheduler instanceof AdaptiveScheduler adaptive) {
+            return generateAdaptive(request, adaptive);
+        }
         SamplingPlan plan = plans.computeIfAbsent(request.steps(), scheduler::plan);
         Tensor[] timesteps = timestepTensors.computeIfAbsent(((long) request.steps() << 32) | batch,
                 k -> NativeScope.unscoped(() -> timestepTensors(plan, batch)));
@@ -79,6 +83,9 @@ public final class DiffusionPipeline implements AutoCloseable {
             if (request.image() != null && request.mask() == null) {
                 int initSteps = Math.min((int) (total * request.strength()), total);
                 start = total - initSteps;
+                while (start < total && !plan.isStepStart(start)) {
+                    start++; // a Heun correction belongs to the step before it
+                }
             }
             long[] shape = resolveShape(request);
             Tensor first = request.initNoise() != null ? request.initNoise().to(denoiser.device(), DType.FLOAT32)
@@ -147,6 +154,57 @@ public final class DiffusionPipeline implements AutoCloseable {
             } finally {
                 state.close(); // a multistep solver's history
             }
+        }
+    }
+
+    /**
+     * The adaptive solver's run: it picks its own steps (the request's step count is ignored), so each evaluation
+     * makes its timestep tensor; listeners see one event per model evaluation with {@code steps} 0 (unknown).
+     */
+    private Tensor generateAdaptive(GenerationRequest request, AdaptiveScheduler adaptive) {
+        if (request.image() != null) {
+            throw new IllegalArgumentException("the adaptive solver does not do img2img or inpainting; choose a "
+                    + "fixed-step scheduler (ddim, euler, dpmsolver++, ...)");
+        }
+        int batch = request.batchSize();
+        try (InferenceGuard inference = Torch.inferenceMode();
+             NativeScope run = new NativeScope();
+             NoiseSource noise = request.noiseSource() != null ? request.noiseSource()
+                     : NoiseSource.perSample(request.seeds())) {
+            Denoiser model = request.guided() ? new GuidedDenoiser(denoiser, request.guidanceScale()) : denoiser;
+            Tensor x = request.initNoise() != null ? request.initNoise().to(denoiser.device(), DType.FLOAT32)
+                    : noise.next(resolveShape(request), denoiser.device());
+            Tensor labels = labels(request, batch);
+            boolean reducedPrecision = denoiser.dtype() != DType.FLOAT32;
+            DType td = denoiser.timestepDType();
+            long t0 = System.nanoTime();
+            int[] evaluations = {0};
+            AdaptiveScheduler.Solution solution = adaptive.solve(x, (sample, timestep) -> {
+                checkCancelled(request, evaluations[0], 0);
+                Tensor ts = Tensor.full(td.isFloatingPoint() ? timestep : Math.rint(timestep), td, denoiser.device(),
+                        batch);
+                Tensor in = reducedPrecision ? sample.to(denoiser.dtype()) : sample;
+                Tensor out = model.predict(in, ts, labels);
+                if (reducedPrecision) {
+                    out = out.to(DType.FLOAT32);
+                }
+                if (request.checkNumerics() && !out.allFinite()) {
+                    throw new NonFiniteResultException("NaN or Inf in the model output at evaluation "
+                            + (evaluations[0] + 1) + " (timestep " + timestep + ")");
+                }
+                evaluations[0]++;
+                if (request.listener() != null) {
+                    request.listener().onStep(new StepEvent(evaluations[0], 0, timestep,
+                            Duration.ofNanos(System.nanoTime() - t0), Duration.ZERO, sample));
+                }
+                return out;
+            });
+            Tensor result = solution.sample();
+            if (!result.allFinite()) {
+                throw new NonFiniteResultException("the result has NaN or Inf values (after " + solution.evaluations()
+                        + " model evaluations); run with checkNumerics to find the first bad one");
+            }
+            return run.keep(result);
         }
     }
 

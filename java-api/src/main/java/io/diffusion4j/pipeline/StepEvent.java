@@ -7,7 +7,8 @@ import java.time.Duration;
  * Progress of a run, given to a {@link StepListener} after each step.
  *
  * @param step      steps done so far in this run (1-based)
- * @param steps     steps this run takes (fewer than the plan's for img2img)
+ * @param steps     steps this run takes (fewer than the plan's for img2img); 0 when unknown in advance (the adaptive
+ *                  solver, whose events count model evaluations)
  * @param timestep  the model timestep of the step just done
  * @param elapsed   time since the run started
  * @param remaining estimated time to the end

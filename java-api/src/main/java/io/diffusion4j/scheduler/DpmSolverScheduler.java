@@ -7,20 +7,31 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * DPM-Solver++ multistep (Lu et al. 2022, "DPM-Solver++", Algorithm 2: data prediction, second order in the
- * midpoint form) with diffusers' {@code DPMSolverMultistepScheduler} semantics: {@code solver_order} 1 or 2,
- * {@code lower_order_final}, {@code final_sigmas_type: zero}, leading/linspace spacing over N + 1 points (the last
- * dropped) and trailing spacing. The sample is {@code x_t = alpha_t x0 + sigma_t eps} with
- * {@code alpha_t = 1/sqrt(s^2+1)}, {@code sigma_t = s alpha_t} for the discrete-time {@code s = sqrt((1-ab)/ab)}.
- * Not yet: order 3, {@code sde-dpmsolver++}, Karras sigmas, dynamic thresholding.
+ * DPM-Solver++ multistep (Lu et al. 2022, "DPM-Solver++": data prediction, orders 1 to 3, the second order in the
+ * midpoint form) and its SDE variant {@code sde-dpmsolver++} (orders 1 and 2), with diffusers'
+ * {@code DPMSolverMultistepScheduler} semantics and config keys: {@code solver_order}, {@code algorithm_type},
+ * {@code lower_order_final}, {@code euler_at_final}, {@code use_karras_sigmas}, {@code final_sigmas_type}
+ * ({@code zero} or {@code sigma_min}), leading/linspace spacing over {@code N + 1} points (the last dropped) and
+ * trailing spacing. The sample is variance preserving, {@code x_t = alpha_t x0 + sigma_t eps} with
+ * {@code alpha_t = 1/sqrt(s^2+1)}, {@code sigma_t = s alpha_t} for the discrete-time {@code s = sqrt((1-ab)/ab)}; the
+ * model sees it unscaled. With Karras sigmas the schedule spans the whole train range and the model gets the
+ * rounded timesteps of those sigmas. Every step of the SDE variant draws noise. Not supported: dynamic
+ * thresholding, {@code dpmsolver}/{@code sde-dpmsolver} (noise prediction), the third order of the SDE variant,
+ * Lu lambdas.
  */
 public final class DpmSolverScheduler implements Scheduler {
     public static final String CLASS_NAME = "DPMSolverMultistepScheduler";
+    /** The {@code algorithm_type} values this class implements. */
+    public static final List<String> ALGORITHMS = List.of("dpmsolver++", "sde-dpmsolver++");
 
     private final SchedulerConfig config;
-    private final double[] allSigmas;
+    private final Sigmas sigmas;
     private final int order;
+    private final boolean sde;
     private final boolean lowerOrderFinal;
+    private final boolean eulerAtFinal;
+    private final boolean karras;
+    private final boolean finalSigmaMin;
 
     public DpmSolverScheduler(SchedulerConfig config) {
         this(config, config.extraInt("solver_order", 2));
@@ -30,35 +41,49 @@ public final class DpmSolverScheduler implements Scheduler {
         if (order < 1 || order > 3) {
             throw new IllegalArgumentException("solver order must be 1, 2 or 3, got " + order);
         }
-        if (order == 3) {
-            throw new IllegalArgumentException("solver order 3 is not implemented yet; use 1 or 2");
-        }
         String algorithm = config.extraString("algorithm_type", "dpmsolver++");
-        if (!algorithm.equals("dpmsolver++")) {
-            throw new IllegalArgumentException("algorithm_type '" + algorithm + "' is not supported yet; use dpmsolver++");
+        if (!ALGORITHMS.contains(algorithm)) {
+            throw new IllegalArgumentException("algorithm_type '" + algorithm + "' is not supported; use one of "
+                    + String.join(", ", ALGORITHMS));
+        }
+        this.sde = algorithm.equals("sde-dpmsolver++");
+        if (sde && order == 3) {
+            throw new IllegalArgumentException("sde-dpmsolver++ supports solver_order 1 or 2, got 3");
+        }
+        String solverType = config.extraString("solver_type", "midpoint");
+        if (!solverType.equals("midpoint")) {
+            throw new IllegalArgumentException("solver_type '" + solverType + "' is not supported; use midpoint");
         }
         String finalSigmas = config.extraString("final_sigmas_type", "zero");
-        if (!finalSigmas.equals("zero")) {
-            throw new IllegalArgumentException("final_sigmas_type '" + finalSigmas + "' is not supported yet; use zero");
+        if (!finalSigmas.equals("zero") && !finalSigmas.equals("sigma_min")) {
+            throw new IllegalArgumentException("final_sigmas_type must be zero or sigma_min, got '" + finalSigmas + "'");
         }
-        if (config.extraBoolean("use_karras_sigmas", false)) {
-            throw new IllegalArgumentException("use_karras_sigmas is not supported yet by dpmsolver++");
+        if (config.extraBoolean("use_lu_lambdas", false)) {
+            throw new IllegalArgumentException("use_lu_lambdas is not supported; use use_karras_sigmas or the default");
+        }
+        double lambdaMinClipped = config.extraDouble("lambda_min_clipped", Double.NEGATIVE_INFINITY);
+        if (lambdaMinClipped != Double.NEGATIVE_INFINITY) {
+            throw new IllegalArgumentException("lambda_min_clipped " + lambdaMinClipped + " is not supported; remove it");
         }
         if (config.thresholding()) {
-            throw new IllegalArgumentException("thresholding is not supported yet by dpmsolver++");
+            throw new IllegalArgumentException("thresholding is not supported by dpmsolver++; use ddpm or ddim");
         }
         this.config = config;
         this.order = order;
         this.lowerOrderFinal = config.extraBoolean("lower_order_final", true);
-        double[] ab = config.noiseSchedule().alphasCumprod();
-        this.allSigmas = new double[ab.length];
-        for (int i = 0; i < ab.length; i++) {
-            allSigmas[i] = Math.sqrt((1 - ab[i]) / ab[i]);
-        }
+        this.eulerAtFinal = config.extraBoolean("euler_at_final", false);
+        this.karras = config.extraBoolean("use_karras_sigmas", false);
+        this.finalSigmaMin = finalSigmas.equals("sigma_min");
+        this.sigmas = new Sigmas(config);
     }
 
     public int order() {
         return order;
+    }
+
+    /** Whether this is the stochastic {@code sde-dpmsolver++}. */
+    public boolean isSde() {
+        return sde;
     }
 
     @Override
@@ -68,7 +93,7 @@ public final class DpmSolverScheduler implements Scheduler {
 
     @Override
     public String name() {
-        return "dpmsolver++";
+        return sde ? "sde-dpmsolver++" : "dpmsolver++";
     }
 
     @Override
@@ -78,45 +103,72 @@ public final class DpmSolverScheduler implements Scheduler {
             throw new IllegalArgumentException("steps must be between 1 and num_train_timesteps (" + t + "), got " + n);
         }
         long[] ts = new long[n];
-        switch (config.timestepSpacing()) {
-            case LEADING: {
-                long ratio = t / (n + 1);
-                for (int i = 0; i < n; i++) {
-                    ts[i] = (long) (n - i) * ratio + config.stepsOffset(); // arange(n+1)*ratio reversed, last dropped
-                }
-                break;
+        double[] s = new double[n + 1];
+        if (karras) {
+            double[] k = Sigmas.karras(config.extraDouble("sigma_min", sigmas.min()),
+                    config.extraDouble("sigma_max", sigmas.max()), n);
+            for (int i = 0; i < n; i++) {
+                s[i] = k[i];
+                ts[i] = (long) Math.rint(sigmas.toTimestep(k[i]));
             }
-            case LINSPACE:
-                for (int i = 0; i < n; i++) {
-                    ts[i] = (long) Math.rint((t - 1) * (double) (n - i) / n);
+        } else {
+            switch (config.timestepSpacing()) {
+                case LEADING -> {
+                    long ratio = t / (n + 1);
+                    for (int i = 0; i < n; i++) {
+                        ts[i] = (long) (n - i) * ratio + config.stepsOffset(); // arange(n+1)*ratio reversed, last dropped
+                    }
                 }
-                break;
-            default:
-                ts = Timesteps.of(TimestepSpacing.TRAILING, t, n, 0);
-        }
-        double[] sigmas = new double[n + 1];
-        for (int i = 0; i < n; i++) {
-            if (ts[i] < 0 || ts[i] >= t) {
-                throw new IllegalArgumentException("timestep " + ts[i] + " is outside 0.." + (t - 1)
-                        + " (steps_offset " + config.stepsOffset() + ")");
+                case LINSPACE -> {
+                    for (int i = 0; i < n; i++) {
+                        ts[i] = (long) Math.rint((t - 1) * (double) (n - i) / n);
+                    }
+                }
+                default -> ts = Timesteps.of(TimestepSpacing.TRAILING, t, n, 0);
             }
-            sigmas[i] = allSigmas[(int) ts[i]];
+            for (int i = 0; i < n; i++) {
+                if (ts[i] < 0 || ts[i] >= t) {
+                    throw new IllegalArgumentException("timestep " + ts[i] + " is outside 0.." + (t - 1)
+                            + " (steps_offset " + config.stepsOffset() + ")");
+                }
+                s[i] = sigmas.at((int) ts[i]);
+            }
         }
-        sigmas[n] = 0;
-        return new Plan(ts, sigmas);
+        s[n] = finalSigmaMin ? sigmas.min() : 0;
+        return new Plan(ts, s);
     }
 
+    /** The order of step {@code i} of {@code n}, as diffusers lowers it at the start and the end. */
+    private int orderAt(int i, int n, boolean finalZero) {
+        boolean last = i == n - 1;
+        boolean lowerFinal = last && (eulerAtFinal || lowerOrderFinal && n < 15 || finalZero);
+        boolean lowerSecond = i == n - 2 && lowerOrderFinal && n < 15;
+        if (order == 1 || i < 1 || lowerFinal) {
+            return 1;
+        }
+        if (order == 2 || i < 2 || lowerSecond) {
+            return 2;
+        }
+        return 3;
+    }
+
+    /**
+     * Per step: {@code x0 = px x + po m}, then {@code x_next = cx x + c0 x0 + c1 x0_{i-1} + c2 x0_{i-2}
+     * (+ cn noise)}, all coefficients precomputed; an absent (null) coefficient is skipped.
+     */
     private final class Plan implements SamplingPlan {
         private final long[] timesteps;
         private final double[] sigmas;
         private final List<Scalar> owned = new ArrayList<>();
         private final Scalar[] px;
         private final Scalar[] po;
-        private final Scalar[] c1x;
-        private final Scalar[] c1x0;
-        private final Scalar[] c2x0;
-        private final Scalar[] c2prev;
-        private final boolean[] secondOrder;
+        private final Scalar[] cx;
+        private final Scalar[] c0;
+        private final Scalar[] c1;
+        private final Scalar[] c2;
+        private final Scalar[] cn;
+        private final boolean[] returnsX0;
+        private final int history;
 
         Plan(long[] timesteps, double[] sigmas) {
             this.timesteps = timesteps;
@@ -124,56 +176,69 @@ public final class DpmSolverScheduler implements Scheduler {
             int n = timesteps.length;
             px = new Scalar[n];
             po = new Scalar[n];
-            c1x = new Scalar[n];
-            c1x0 = new Scalar[n];
-            c2x0 = new Scalar[n];
-            c2prev = new Scalar[n];
-            secondOrder = new boolean[n];
+            cx = new Scalar[n];
+            c0 = new Scalar[n];
+            c1 = new Scalar[n];
+            c2 = new Scalar[n];
+            cn = new Scalar[n];
+            returnsX0 = new boolean[n];
+            int maxOrder = 1;
             for (int i = 0; i < n; i++) {
-                double as = alpha(sigmas[i]);
-                double ss = sigmas[i] * as;
-                switch (config.predictionType()) {
-                    case EPSILON:
-                        px[i] = own(1 / as);
-                        po[i] = own(-ss / as);
-                        break;
-                    case V_PREDICTION:
-                        px[i] = own(as);
-                        po[i] = own(-ss);
-                        break;
-                    default: // SAMPLE
-                        px[i] = own(0);
-                        po[i] = own(1);
-                }
-                boolean last = i == n - 1;
-                boolean lowerFinal = last && (lowerOrderFinal && n < 15 || sigmas[i + 1] == 0);
-                secondOrder[i] = order >= 2 && i >= 1 && !lowerFinal;
+                double[] ab = Sigmas.x0FromVp(config.predictionType(), sigmas[i]);
+                px[i] = own(ab[0]);
+                po[i] = own(ab[1]);
+                int o = orderAt(i, n, sigmas[n] == 0);
+                maxOrder = Math.max(maxOrder, o);
                 if (sigmas[i + 1] == 0) {
-                    continue; // the step returns x0
+                    returnsX0[i] = true; // alpha_t = 1, sigma_t = 0: every method lands on x0
+                    continue;
                 }
-                double at = alpha(sigmas[i + 1]);
-                double st = sigmas[i + 1] * at;
-                double h = lambda(sigmas[i + 1]) - lambda(sigmas[i]);
-                double a = at * (Math.exp(-h) - 1.0);
-                if (secondOrder[i]) {
-                    double r0 = (lambda(sigmas[i]) - lambda(sigmas[i - 1])) / h;
-                    c1x[i] = own(st / ss);
-                    c1x0[i] = own(-a * (1 + 0.5 / r0));
-                    c2prev[i] = own(0.5 * a / r0);
-                } else {
-                    c1x[i] = own(st / ss);
-                    c1x0[i] = own(-a);
+                double h = Sigmas.lambda(sigmas[i + 1]) - Sigmas.lambda(sigmas[i]);
+                if (h == 0) {
+                    cx[i] = own(1); // a step to the same level (final_sigmas_type sigma_min) changes nothing
+                    continue;
                 }
+                coefficients(i, o, h);
             }
+            history = maxOrder - 1;
         }
 
-        private double alpha(double sigma) {
-            return 1 / Math.sqrt(sigma * sigma + 1);
-        }
-
-        private double lambda(double sigma) {
-            double a = alpha(sigma);
-            return Math.log(a) - Math.log(sigma * a);
+        private void coefficients(int i, int o, double h) {
+            double at = Sigmas.alpha(sigmas[i + 1]);
+            double st = Sigmas.vpSigma(sigmas[i + 1]);
+            double ss = Sigmas.vpSigma(sigmas[i]);
+            double r0 = o >= 2 ? (Sigmas.lambda(sigmas[i]) - Sigmas.lambda(sigmas[i - 1])) / h : 0;
+            if (sde) {
+                double e = at * (1 - Math.exp(-2 * h));
+                cx[i] = own(st / ss * Math.exp(-h));
+                cn[i] = own(st * Math.sqrt(1 - Math.exp(-2 * h)));
+                if (o == 1) {
+                    c0[i] = own(e);
+                } else { // D1 = (m0 - m1) / r0
+                    c0[i] = own(e * (1 + 0.5 / r0));
+                    c1[i] = own(-0.5 * e / r0);
+                }
+                return;
+            }
+            double a = at * (Math.exp(-h) - 1.0);
+            cx[i] = own(st / ss);
+            if (o == 1) {
+                c0[i] = own(-a);
+            } else if (o == 2) {
+                c0[i] = own(-a * (1 + 0.5 / r0));
+                c1[i] = own(0.5 * a / r0);
+            } else {
+                double r1 = (Sigmas.lambda(sigmas[i - 1]) - Sigmas.lambda(sigmas[i - 2])) / h;
+                double b = at * ((Math.exp(-h) - 1.0) / h + 1.0);
+                double c = at * ((Math.exp(-h) - 1.0 + h) / (h * h) - 0.5);
+                double q = r0 / (r0 + r1);
+                double p = 1 / (r0 + r1);
+                double inv = 1 / r0 + 1 / r1;
+                // D1 = D1_0 + q (D1_0 - D1_1), D2 = p (D1_0 - D1_1), D1_0 = (m0 - m1)/r0, D1_1 = (m1 - m2)/r1
+                c0[i] = own(-a + b * (1 + q) / r0 - c * p / r0);
+                c1[i] = own(b * (-1 / r0 - q * inv) + c * p * inv);
+                c2[i] = own(b * q / r1 - c * p / r1);
+            }
         }
 
         private Scalar own(double v) {
@@ -199,13 +264,12 @@ public final class DpmSolverScheduler implements Scheduler {
 
         @Override
         public boolean needsNoise(int i) {
-            return false;
+            return sde;
         }
 
         @Override
         public Tensor addNoise(Tensor x0, Tensor noise, int i) {
-            double a = alpha(sigmas[i]);
-            return x0.mul(a).add(noise, sigmas[i] * a);
+            return x0.mul(Sigmas.alpha(sigmas[i])).add(noise, Sigmas.vpSigma(sigmas[i]));
         }
 
         @Override
@@ -213,8 +277,7 @@ public final class DpmSolverScheduler implements Scheduler {
             if (sigmas[i + 1] == 0) {
                 return x0.copy();
             }
-            double a = alpha(sigmas[i + 1]);
-            return x0.mul(a).add(noise, sigmas[i + 1] * a);
+            return x0.mul(Sigmas.alpha(sigmas[i + 1])).add(noise, Sigmas.vpSigma(sigmas[i + 1]));
         }
 
         @Override
@@ -228,34 +291,48 @@ public final class DpmSolverScheduler implements Scheduler {
             owned.clear();
         }
 
-        /** Holds the previous step's x0 prediction outside the per-step scopes. */
+        /** Holds the last x0 predictions outside the per-step scopes (newest first). */
         private final class Run implements SamplerRun {
-            private Tensor previous;
+            private final Tensor[] previous = new Tensor[Math.max(history, 1)];
 
             @Override
             public Tensor step(int i, Tensor m, Tensor x, Tensor noise) {
                 Tensor x0 = Tensor.linearCombination(x, px[i], m, po[i]);
                 Tensor next;
-                if (sigmas[i + 1] == 0) {
+                if (returnsX0[i]) {
                     next = x0.copy();
+                } else if (c0[i] == null) {
+                    next = x.copy();
                 } else {
-                    next = Tensor.linearCombination(x, c1x[i], x0, c1x0[i]);
-                    if (secondOrder[i]) {
-                        next.addInPlace(previous, c2prev[i]);
+                    next = Tensor.linearCombination(x, cx[i], x0, c0[i]);
+                    if (c1[i] != null) {
+                        next.addInPlace(previous[0], c1[i]);
+                    }
+                    if (c2[i] != null) {
+                        next.addInPlace(previous[1], c2[i]);
+                    }
+                    if (cn[i] != null) {
+                        next.addInPlace(noise, cn[i]);
                     }
                 }
-                if (previous != null) {
-                    previous.close();
+                if (history > 0) {
+                    Tensor oldest = previous[previous.length - 1];
+                    if (oldest != null) {
+                        oldest.close();
+                    }
+                    System.arraycopy(previous, 0, previous, 1, previous.length - 1);
+                    previous[0] = NativeScope.unscoped(x0::detach); // shares x0's storage; survives this step's scope
                 }
-                previous = NativeScope.unscoped(x0::detach); // shares x0's storage; survives this step's scope
                 return next;
             }
 
             @Override
             public void close() {
-                if (previous != null) {
-                    previous.close();
-                    previous = null;
+                for (int k = 0; k < previous.length; k++) {
+                    if (previous[k] != null) {
+                        previous[k].close();
+                        previous[k] = null;
+                    }
                 }
             }
         }

@@ -31,6 +31,14 @@ public interface SamplingPlan extends AutoCloseable {
         return sample;
     }
 
+    /**
+     * Whether a run may start at step {@code i} (img2img starts part-way). False for the inner evaluations of a
+     * multi-evaluation step (Heun's correction).
+     */
+    default boolean isStepStart(int i) {
+        return true;
+    }
+
     /** Whether step {@code i} consumes a noise tensor (drawn in step order, one per step that needs it). */
     boolean needsNoise(int i);
 

@@ -3,10 +3,15 @@ package io.diffusion4j.scheduler;
 import java.util.List;
 import java.util.Locale;
 
-/** Picks a scheduler by CLI name or by a config's {@code _class_name} (DDPM, DDIM, EulerDiscrete). */
+/**
+ * Picks a scheduler by CLI name or by a config's {@code _class_name}. Solver options travel as diffusers config keys
+ * ({@code solver_order}, {@code use_karras_sigmas}, {@code algorithm_type}, {@code rtol}/{@code atol}), so a
+ * {@code scheduler_config.json} and the CLI select the same things.
+ */
 public final class Schedulers {
     /** The names {@link #byName} accepts. */
-    public static final List<String> NAMES = List.of("ddpm", "ddim", "euler", "dpmsolver++");
+    public static final List<String> NAMES = List.of("ddpm", "ddim", "euler", "euler-a", "heun", "dpmsolver++",
+            "sde-dpmsolver++", "adaptive");
 
     private Schedulers() {
     }
@@ -21,15 +26,21 @@ public final class Schedulers {
                 return new DdimScheduler(config, eta, Compatibility.DIFFUSERS);
             case EulerScheduler.CLASS_NAME:
                 return new EulerScheduler(config);
+            case EulerAncestralScheduler.CLASS_NAME:
+                return new EulerAncestralScheduler(config);
+            case HeunScheduler.CLASS_NAME:
+                return new HeunScheduler(config);
             case DpmSolverScheduler.CLASS_NAME:
                 return new DpmSolverScheduler(config);
+            case AdaptiveScheduler.CLASS_NAME:
+                return new AdaptiveScheduler(config);
             default:
                 throw new IllegalArgumentException("scheduler_config.json _class_name '" + cls + "' is not supported; "
                         + "choose a scheduler with one of: " + String.join(", ", NAMES));
         }
     }
 
-    /** A scheduler by name ({@code ddpm}, {@code ddim}, {@code euler}) over the model's config. */
+    /** A scheduler by name (one of {@link #NAMES}) over the model's config. */
     public static Scheduler byName(String name, SchedulerConfig config, double eta) {
         String n = name.trim().toLowerCase(Locale.ROOT);
         switch (n) {
@@ -39,9 +50,21 @@ public final class Schedulers {
                 return new DdimScheduler(config.withClassName(DdimScheduler.CLASS_NAME), eta, Compatibility.DIFFUSERS);
             case "euler":
                 return new EulerScheduler(config.withClassName(EulerScheduler.CLASS_NAME));
+            case "euler-a":
+            case "euler_a":
+            case "euler-ancestral":
+                return new EulerAncestralScheduler(config.withClassName(EulerAncestralScheduler.CLASS_NAME));
+            case "heun":
+                return new HeunScheduler(config.withClassName(HeunScheduler.CLASS_NAME));
             case "dpmsolver++":
             case "dpm":
-                return new DpmSolverScheduler(config.withClassName(DpmSolverScheduler.CLASS_NAME));
+                return new DpmSolverScheduler(config.toBuilder().className(DpmSolverScheduler.CLASS_NAME)
+                        .putExtra("algorithm_type", "dpmsolver++").build());
+            case "sde-dpmsolver++":
+                return new DpmSolverScheduler(config.toBuilder().className(DpmSolverScheduler.CLASS_NAME)
+                        .putExtra("algorithm_type", "sde-dpmsolver++").build());
+            case "adaptive":
+                return new AdaptiveScheduler(config.withClassName(AdaptiveScheduler.CLASS_NAME));
             default:
                 throw new IllegalArgumentException("unknown scheduler '" + name + "'; valid: " + String.join(", ", NAMES));
         }

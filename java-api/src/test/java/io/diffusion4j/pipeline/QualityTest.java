@@ -12,6 +12,7 @@ import io.diffusion4j.bindings.Tensor;
 import io.diffusion4j.bindings.TensorFiles;
 import io.diffusion4j.bindings.Torch;
 import io.diffusion4j.bindings.TorchScriptModule;
+import io.diffusion4j.evaluation.EnergyDistance;
 import io.diffusion4j.model.Denoiser;
 import io.diffusion4j.model.ModelFolder;
 import io.diffusion4j.scheduler.DdimScheduler;
@@ -106,11 +107,13 @@ class QualityTest {
     }
 
     /**
-     * Euler and DPM-Solver++(2M) in 10 and 20 steps reach PyTorch's guided DDPM-1000 accuracy minus 3 points.
+     * Euler, Heun, Euler ancestral, DPM-Solver++(2M) and its SDE variant in 10 or 20 steps, and the adaptive solver
+     * at its default tolerances, reach PyTorch's guided DDPM-1000 accuracy minus 3 points.
      */
     @ParameterizedTest(name = "{0} {2}-{1} guidance 3")
     @CsvSource({"digits, 10, euler", "digits, 20, euler", "digits-v, 10, euler", "digits, 20, dpmsolver++",
-        "digits, 10, dpmsolver++", "digits-v, 20, dpmsolver++"})
+        "digits, 10, dpmsolver++", "digits-v, 20, dpmsolver++", "digits, 10, heun", "digits, 20, euler-a",
+        "digits, 20, sde-dpmsolver++", "digits, 0, adaptive"})
     void fastSolversInAFractionOfTheStepsMatchDdpm1000(String model, int steps, String solver) throws Exception {
         ModelFolder folder = ModelFolder.builtin(model);
         int n = 200;
@@ -121,7 +124,7 @@ class QualityTest {
         try (NativeScope scope = new NativeScope(); Denoiser d = folder.loadDenoiser(Device.CPU, DType.FLOAT32);
              DiffusionPipeline p = new DiffusionPipeline(d, io.diffusion4j.scheduler.Schedulers.byName(solver,
                      folder.schedulerConfig(), 0), folder.spec().sampleShape())) {
-            Tensor samples = p.generate(GenerationRequest.builder().steps(steps)
+            Tensor samples = p.generate(GenerationRequest.builder().steps(Math.max(1, steps))
                     .seed(quality.get("digits").get("seed").asLong()).batchSize(n).classLabels(labels).guidanceScale(3.0)
                     .build());
             long[] predicted;
@@ -153,33 +156,12 @@ class QualityTest {
                     GenerationRequest.builder().steps(sampler.equals("ddpm") ? 1000 : 50)
                             .seed(toy.get("seed").asLong()).batchSize(n).build());
             Tensor data = TensorFiles.readResource("io/diffusion4j/models/toy2d/data.pt").narrow(0, 0, n);
-            double ed = energyDistance(samples.toDoubleArray(), data.toDoubleArray());
+            double ed = EnergyDistance.of(samples.toDoubleArray(), data.toDoubleArray(), 2);
             double python = toy.get("energy_distance").get(sampler.equals("ddpm") ? "ddpm1000" : "ddim50").asDouble();
             double floor = toy.get("energy_distance").get("noise_floor_true_vs_true").asDouble();
             System.out.printf("quality toy2d %s: Java energy distance %.5f, PyTorch %.5f, true-vs-true %.5f%n",
                     sampler, ed, python, floor);
             assertTrue(ed <= python * 1.10, "energy distance " + ed + " more than 10% above PyTorch's " + python);
         }
-    }
-
-    /** 2 E|X-Y| - E|X-X'| - E|Y-Y'| over all ordered pairs (including i == j), Euclidean, in doubles. */
-    static double energyDistance(double[] x, double[] y) {
-        return 2 * meanDistance(x, y) - meanDistance(x, x) - meanDistance(y, y);
-    }
-
-    static double meanDistance(double[] a, double[] b) {
-        int n = a.length / 2;
-        int m = b.length / 2;
-        double sum = 0;
-        for (int i = 0; i < n; i++) {
-            double ax = a[2 * i];
-            double ay = a[2 * i + 1];
-            for (int j = 0; j < m; j++) {
-                double dx = ax - b[2 * j];
-                double dy = ay - b[2 * j + 1];
-                sum += Math.sqrt(dx * dx + dy * dy);
-            }
-        }
-        return sum / ((double) n * m);
     }
 }

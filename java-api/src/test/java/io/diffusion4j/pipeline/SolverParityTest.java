@@ -1,6 +1,5 @@
 package io.diffusion4j.pipeline;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -14,19 +13,23 @@ import io.diffusion4j.bindings.Tensor;
 import io.diffusion4j.bindings.TensorFiles;
 import io.diffusion4j.model.Denoiser;
 import io.diffusion4j.model.ModelFolder;
-import io.diffusion4j.scheduler.DpmSolverScheduler;
-import io.diffusion4j.scheduler.EulerScheduler;
-import io.diffusion4j.scheduler.Scheduler;
+import io.diffusion4j.scheduler.AdaptiveScheduler;
 import io.diffusion4j.scheduler.SamplingPlan;
+import io.diffusion4j.scheduler.Scheduler;
 import io.diffusion4j.scheduler.SchedulerConfig;
+import io.diffusion4j.scheduler.Schedulers;
 import java.io.InputStream;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
-/** Euler and DPM-Solver++(2M) against test-models' PyTorch references (reference/solvers.json). */
+/**
+ * The sigma-space and multistep solvers (Euler, Euler ancestral, Heun, DPM-Solver++ orders 2 and 3 and its SDE
+ * variant, Karras sigmas, the adaptive solver) against test-models' PyTorch references (reference/solvers.json).
+ */
 class SolverParityTest {
 
     static Stream<JsonNode> cases() throws Exception {
@@ -42,25 +45,35 @@ class SolverParityTest {
     @MethodSource("cases")
     void solverLandsOnThePyTorchResult(JsonNode c) throws Exception {
         SchedulerConfig config = SchedulerConfig.fromJson(c.get("scheduler_config").toString(), "case");
-        boolean isEuler = c.get("kind").asText().equals("euler");
-        Scheduler euler = isEuler ? new EulerScheduler(config) : new DpmSolverScheduler(config);
+        Scheduler scheduler = Schedulers.fromConfig(config, 0);
         JsonNode p = c.get("params");
-        int steps = p.get("num_inference_steps").asInt();
+        int steps = Math.max(1, p.path("num_inference_steps").asInt()); // unused by the adaptive solver
+        int batch = p.get("batch_size").asInt();
+        String name = c.get("name").asText();
+        boolean adaptive = scheduler instanceof AdaptiveScheduler;
+        boolean noisy = p.path("noisy").asBoolean(false);
         ModelFolder folder = ModelFolder.builtin(c.get("model").asText());
         try (NativeScope scope = new NativeScope();
              Denoiser d = folder.loadDenoiser(Device.CPU, DType.FLOAT32);
-             SamplingPlan plan = euler.plan(steps);
-             DiffusionPipeline pipeline = new DiffusionPipeline(d, euler, folder.spec().sampleShape())) {
-            long[] ts = new long[c.get("timesteps").size()];
-            for (int i = 0; i < ts.length; i++) {
-                ts[i] = c.get("timesteps").get(i).asLong();
+             DiffusionPipeline pipeline = new DiffusionPipeline(d, scheduler, folder.spec().sampleShape())) {
+            if (!adaptive) {
+                try (SamplingPlan plan = scheduler.plan(steps)) {
+                    JsonNode ts = c.get("timesteps");
+                    assertEquals(ts.size(), plan.steps(), name + ": model evaluations");
+                    for (int i = 0; i < ts.size(); i++) {
+                        assertEquals(ts.get(i).asDouble(), plan.modelTimestep(i), 1e-6, name + ": timestep " + i);
+                    }
+                    double maxSigma = c.get("sigmas").get(0).asDouble();
+                    boolean sigmaSpace = scheduler.name().startsWith("euler") || scheduler.name().equals("heun");
+                    assertEquals(sigmaSpace ? Math.sqrt(maxSigma * maxSigma + 1) : 1.0, plan.initNoiseSigma(), 1e-6);
+                }
             }
-            assertArrayEquals(ts, plan.timesteps());
-            double maxSigma = c.get("sigmas").get(0).asDouble();
-            assertEquals(isEuler ? Math.sqrt(maxSigma * maxSigma + 1) : 1.0, plan.initNoiseSigma(), 1e-9);
-            Tensor init = TensorFiles.readResource(Reference.ROOT + c.get("files").get("init_noise").asText());
-            GenerationRequest.Builder r = GenerationRequest.builder().steps(steps).batchSize(p.get("batch_size").asInt())
-                    .initNoise(init);
+            GenerationRequest.Builder r = GenerationRequest.builder().steps(steps).batchSize(batch);
+            if (noisy) {
+                r.seed(p.get("seed").asLong()); // the same per-sample generators as the reference, step noise included
+            } else {
+                r.initNoise(TensorFiles.readResource(Reference.ROOT + c.get("files").get("init_noise").asText()));
+            }
             if (!p.get("class_labels").isNull()) {
                 int[] labels = new int[p.get("class_labels").size()];
                 for (int i = 0; i < labels.length; i++) {
@@ -68,11 +81,16 @@ class SolverParityTest {
                 }
                 r.classLabels(labels);
             }
+            AtomicInteger evaluations = new AtomicInteger();
+            r.listener(e -> evaluations.incrementAndGet());
             float[] got = pipeline.generate(r.build()).toFloatArray();
             float[] expected = TensorFiles.readResource(Reference.ROOT + c.get("files").get("result").asText()).toFloatArray();
             double diff = Reference.maxAbsDiff(expected, got);
-            System.out.printf("%s: max |java - pytorch| = %.3g%n", c.get("name").asText(), diff);
-            assertTrue(diff <= 1e-4, c.get("name").asText() + ": " + diff);
+            System.out.printf("%s: max |java - pytorch| = %.3g, %d model evaluations%n", name, diff, evaluations.get());
+            if (adaptive) {
+                assertEquals(p.get("nfe").asInt(), evaluations.get(), name + ": model evaluations");
+            }
+            assertTrue(diff <= 1e-4, name + ": " + diff);
         }
     }
 }

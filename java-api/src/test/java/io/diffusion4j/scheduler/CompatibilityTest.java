@@ -1,6 +1,7 @@
 package io.diffusion4j.scheduler;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -55,8 +56,13 @@ class CompatibilityTest {
         assertTrue(e.getMessage().equals("solver order must be 1, 2 or 3, got 4"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> new DpmSolverScheduler(c, 0));
         assertTrue(e.getMessage().equals("solver order must be 1, 2 or 3, got 0"), e.getMessage());
-        e = assertThrows(IllegalArgumentException.class, () -> new DpmSolverScheduler(c, 3));
-        assertTrue(e.getMessage().equals("solver order 3 is not implemented yet; use 1 or 2"), e.getMessage());
+        SchedulerConfig sde = c.toBuilder().putExtra("algorithm_type", "sde-dpmsolver++").build();
+        e = assertThrows(IllegalArgumentException.class, () -> new DpmSolverScheduler(sde, 3));
+        assertTrue(e.getMessage().equals("sde-dpmsolver++ supports solver_order 1 or 2, got 3"), e.getMessage());
+        SchedulerConfig eps = c.toBuilder().putExtra("algorithm_type", "dpmsolver").build();
+        e = assertThrows(IllegalArgumentException.class, () -> new DpmSolverScheduler(eps));
+        assertTrue(e.getMessage().equals("algorithm_type 'dpmsolver' is not supported; use one of dpmsolver++, "
+                + "sde-dpmsolver++"), e.getMessage());
         // diffusers' leading spacing for DPM-Solver spreads N + 1 points and drops the last
         try (SamplingPlan plan = new DpmSolverScheduler(c, 2).plan(20)) {
             assertTrue(plan.timesteps()[0] == 940 && plan.timesteps()[19] == 47);
@@ -66,7 +72,66 @@ class CompatibilityTest {
     @Test
     void unknownSchedulerNamesListTheValidOnes() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> Schedulers.byName("heun", SchedulerConfig.builder().build(), 0));
-        assertTrue(e.getMessage().equals("unknown scheduler 'heun'; valid: ddpm, ddim, euler, dpmsolver++"), e.getMessage());
+                () -> Schedulers.byName("lms", SchedulerConfig.builder().build(), 0));
+        assertTrue(e.getMessage().equals("unknown scheduler 'lms'; valid: ddpm, ddim, euler, euler-a, heun, dpmsolver++, "
+                + "sde-dpmsolver++, adaptive"), e.getMessage());
+        for (String name : Schedulers.NAMES) {
+            assertTrue(Schedulers.byName(name, SchedulerConfig.builder().build(), 0).name().equals(name), name);
+        }
+    }
+
+    @Test
+    void adaptiveTolerancesMustBePositive() {
+        SchedulerConfig c = SchedulerConfig.builder().className(AdaptiveScheduler.CLASS_NAME).build();
+        for (double bad : new double[] {0, -0.1, Double.NaN}) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> new AdaptiveScheduler(c, bad, 0.01));
+            assertTrue(e.getMessage().equals("rtol must be > 0, got " + bad), e.getMessage());
+            e = assertThrows(IllegalArgumentException.class, () -> new AdaptiveScheduler(c, 0.05, bad));
+            assertTrue(e.getMessage().equals("atol must be > 0, got " + bad), e.getMessage());
+        }
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new AdaptiveScheduler(
+                c.toBuilder().putExtra("rtol", -1.0).build()));
+        assertTrue(e.getMessage().equals("rtol must be > 0, got -1.0"), e.getMessage());
+        UnsupportedOperationException u = assertThrows(UnsupportedOperationException.class,
+                () -> new AdaptiveScheduler(c).plan(10));
+        assertTrue(u.getMessage().startsWith("the adaptive solver chooses its own steps"), u.getMessage());
+    }
+
+    @Test
+    void karrasSigmasFallFromTheLargestToTheSmallestAsRhoSeven() {
+        SchedulerConfig c = SchedulerConfig.builder().putExtra("use_karras_sigmas", true).build();
+        try (SamplingPlan plan = new EulerScheduler(c).plan(10)) {
+            double[] s = new double[10];
+            for (int i = 0; i < 10; i++) {
+                s[i] = ((SigmaScheduler.Plan) plan).sigma(i);
+            }
+            // uniform in sigma^(1/7)
+            double d = Math.pow(s[1], 1 / 7.0) - Math.pow(s[0], 1 / 7.0);
+            for (int i = 1; i < 10; i++) {
+                assertEquals(d, Math.pow(s[i], 1 / 7.0) - Math.pow(s[i - 1], 1 / 7.0), 1e-12);
+            }
+            // the timesteps map back to the sigmas through log-sigma interpolation: monotone, fractional
+            for (int i = 1; i < 10; i++) {
+                assertTrue(plan.modelTimestep(i) < plan.modelTimestep(i - 1));
+            }
+            assertEquals(0.0, plan.modelTimestep(9), 1e-9); // the smallest sigma is timestep 0's
+        }
+    }
+
+    @Test
+    void heunStartsOnlyAtEvenEvaluationsAndUnsupportedKeysAreNamed() {
+        SchedulerConfig c = SchedulerConfig.builder().build();
+        try (SamplingPlan plan = new HeunScheduler(c).plan(5)) {
+            assertEquals(9, plan.steps());
+            assertTrue(plan.isStepStart(0) && !plan.isStepStart(1) && plan.isStepStart(2));
+        }
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new EulerScheduler(
+                c.toBuilder().putExtra("use_beta_sigmas", true).build()));
+        assertTrue(e.getMessage().equals("use_beta_sigmas is not supported; use use_karras_sigmas or the default"),
+                e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> new HeunScheduler(
+                c.toBuilder().putExtra("final_sigmas_type", "one").build()));
+        assertTrue(e.getMessage().equals("final_sigmas_type must be zero or sigma_min, got 'one'"), e.getMessage());
     }
 }

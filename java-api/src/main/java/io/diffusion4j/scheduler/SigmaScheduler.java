@@ -1,0 +1,185 @@
+package io.diffusion4j.scheduler;
+
+import io.diffusion4j.bindings.Scalar;
+import io.diffusion4j.bindings.Tensor;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * What diffusers' sigma schedulers ({@code EulerDiscreteScheduler}, {@code EulerAncestralDiscreteScheduler},
+ * {@code HeunDiscreteScheduler}) share: the sample lives in sigma space ({@code x = x0 + sigma * eps}), the model
+ * sees {@code x / sqrt(sigma^2 + 1)}, the sigmas are the train sigmas interpolated linearly at the spaced timesteps
+ * (fractional for linspace spacing) or, with {@code use_karras_sigmas}, Karras et al.'s schedule between the first
+ * and last of those with the timesteps mapped back through log sigma; the last sigma is 0 ({@code final_sigmas_type:
+ * zero}) or the smallest train sigma ({@code sigma_min}); the initial noise is scaled by {@code sqrt(sigma_max^2 + 1)}
+ * for leading spacing and by {@code sigma_max} otherwise.
+ */
+abstract sealed class SigmaScheduler implements Scheduler
+        permits EulerScheduler, EulerAncestralScheduler, HeunScheduler {
+
+    final SchedulerConfig config;
+    final Sigmas sigmas;
+    final boolean karras;
+    final boolean finalSigmaMin;
+
+    SigmaScheduler(SchedulerConfig config) {
+        this.config = config;
+        this.sigmas = new Sigmas(config);
+        this.karras = config.extraBoolean("use_karras_sigmas", false);
+        String finalType = config.extraString("final_sigmas_type", "zero");
+        if (!finalType.equals("zero") && !finalType.equals("sigma_min")) {
+            throw new IllegalArgumentException("final_sigmas_type must be zero or sigma_min, got '" + finalType + "'");
+        }
+        this.finalSigmaMin = finalType.equals("sigma_min");
+        for (String key : new String[] {"use_exponential_sigmas", "use_beta_sigmas"}) {
+            if (config.extraBoolean(key, false)) {
+                throw new IllegalArgumentException(key + " is not supported; use use_karras_sigmas or the default");
+            }
+        }
+        String interpolation = config.extraString("interpolation_type", "linear");
+        if (!interpolation.equals("linear")) {
+            throw new IllegalArgumentException("interpolation_type '" + interpolation + "' is not supported; use linear");
+        }
+        String timestepType = config.extraString("timestep_type", "discrete");
+        if (!timestepType.equals("discrete")) {
+            throw new IllegalArgumentException("timestep_type '" + timestepType + "' is not supported; use discrete");
+        }
+        if (config.thresholding()) {
+            throw new IllegalArgumentException("thresholding is not supported by " + name() + "; use ddpm or ddim");
+        }
+    }
+
+    @Override
+    public final SchedulerConfig config() {
+        return config;
+    }
+
+    /** Whether the schedule uses Karras sigmas. */
+    public final boolean karras() {
+        return karras;
+    }
+
+    @Override
+    public final SamplingPlan plan(int n) {
+        int t = config.numTrainTimesteps();
+        if (n < 1 || n > t) {
+            throw new IllegalArgumentException("steps must be between 1 and num_train_timesteps (" + t + "), got " + n);
+        }
+        double[] ts = new double[n];
+        if (config.timestepSpacing() == TimestepSpacing.LINSPACE) {
+            // diffusers keeps linspace timesteps fractional for the sigma schedulers
+            for (int i = 0; i < n; i++) {
+                ts[n - 1 - i] = n == 1 ? 0 : (t - 1) * (double) i / (n - 1);
+            }
+        } else {
+            long[] grid = TimestepPlanning.timesteps(config, n, Compatibility.DIFFUSERS);
+            for (int i = 0; i < n; i++) {
+                ts[i] = grid[i];
+            }
+        }
+        double[] s = new double[n + 1];
+        for (int i = 0; i < n; i++) {
+            s[i] = sigmas.interpolate(ts[i]);
+        }
+        if (karras) {
+            double min = config.extraDouble("sigma_min", s[n - 1]);
+            double max = config.extraDouble("sigma_max", s[0]);
+            double[] k = Sigmas.karras(min, max, n);
+            for (int i = 0; i < n; i++) {
+                s[i] = k[i];
+                ts[i] = sigmas.toTimestep(k[i]);
+            }
+        }
+        s[n] = finalSigmaMin ? sigmas.min() : 0.0;
+        double max = 0;
+        for (double v : s) {
+            max = Math.max(max, v);
+        }
+        double init = config.timestepSpacing() == TimestepSpacing.LEADING ? Math.sqrt(max * max + 1) : max;
+        return newPlan(ts, s, init);
+    }
+
+    /** The plan over {@code n} timesteps and their {@code n + 1} sigmas (the last one the final level). */
+    abstract SamplingPlan newPlan(double[] timesteps, double[] sigmas, double initSigma);
+
+    /**
+     * A plan whose model evaluation {@code k} runs at {@code evalTimesteps[k]} on a sample at {@code evalSigmas[k]}
+     * and whose step {@code k} ends at {@code sigmasAfter[k]}. Holds its native scalars; subclasses add theirs
+     * through {@link #own}.
+     */
+    abstract static class Plan implements SamplingPlan {
+        private final double[] evalTimesteps;
+        private final double[] evalSigmas;
+        private final double[] sigmasAfter;
+        private final double initSigma;
+        private final List<Scalar> owned = new ArrayList<>();
+        private final Scalar[] inputScale;
+
+        Plan(double[] evalTimesteps, double[] evalSigmas, double[] sigmasAfter, double initSigma) {
+            this.evalTimesteps = evalTimesteps;
+            this.evalSigmas = evalSigmas;
+            this.sigmasAfter = sigmasAfter;
+            this.initSigma = initSigma;
+            this.inputScale = new Scalar[evalTimesteps.length];
+            for (int k = 0; k < inputScale.length; k++) {
+                inputScale[k] = own(1 / Math.sqrt(evalSigmas[k] * evalSigmas[k] + 1));
+            }
+        }
+
+        final Scalar own(double v) {
+            Scalar s = Scalar.of(v);
+            owned.add(s);
+            return s;
+        }
+
+        @Override
+        public final long[] timesteps() {
+            long[] out = new long[evalTimesteps.length];
+            for (int i = 0; i < out.length; i++) {
+                out[i] = Math.round(evalTimesteps[i]);
+            }
+            return out;
+        }
+
+        @Override
+        public final int steps() {
+            return evalTimesteps.length;
+        }
+
+        @Override
+        public final double modelTimestep(int i) {
+            return evalTimesteps[i];
+        }
+
+        /** The sigma of the sample that model evaluation {@code i} sees. */
+        public final double sigma(int i) {
+            return evalSigmas[i];
+        }
+
+        @Override
+        public final double initNoiseSigma() {
+            return initSigma;
+        }
+
+        @Override
+        public final Tensor scaleModelInput(Tensor sample, int i) {
+            return sample.mul(inputScale[i]);
+        }
+
+        @Override
+        public final Tensor addNoise(Tensor x0, Tensor noise, int i) {
+            return x0.add(noise, evalSigmas[i]);
+        }
+
+        @Override
+        public final Tensor addNoiseAfter(Tensor x0, Tensor noise, int i) {
+            return sigmasAfter[i] == 0 ? x0.copy() : x0.add(noise, sigmasAfter[i]);
+        }
+
+        @Override
+        public void close() {
+            owned.forEach(Scalar::close);
+            owned.clear();
+        }
+    }
+}
