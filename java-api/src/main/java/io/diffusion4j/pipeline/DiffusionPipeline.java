@@ -90,6 +90,8 @@ public final class DiffusionPipeline implements AutoCloseable {
             long[] shape = resolveShape(request);
             Tensor first = request.initNoise() != null ? request.initNoise().to(denoiser.device(), DType.FLOAT32)
                     : noise.next(shape, denoiser.device());
+            // the loop steps x in place, so it must own it: noise the caller gave (or may hold) is copied
+            boolean callerHoldsFirst = request.initNoise() != null || request.noiseSource() != null;
             Tensor x;
             Tensor known = null;
             Tensor keepMask = null;
@@ -105,7 +107,8 @@ public final class DiffusionPipeline implements AutoCloseable {
                     keepMask = m.neg().add(1.0);
                 }
             } else {
-                x = plan.initNoiseSigma() == 1.0 ? first : first.mul(plan.initNoiseSigma());
+                x = plan.initNoiseSigma() != 1.0 ? first.mul(plan.initNoiseSigma())
+                        : callerHoldsFirst ? first.copy() : first;
             }
             Tensor labels = labels(request, batch);
             SamplerRun state = plan.start();
@@ -125,7 +128,7 @@ public final class DiffusionPipeline implements AutoCloseable {
                             out = out.to(DType.FLOAT32);
                         }
                         Tensor eps = plan.needsNoise(i) ? noise.next(x.shape(), denoiser.device()) : null;
-                        Tensor next = state.step(i, out, x, eps);
+                        Tensor next = state.stepInPlace(i, out, x, eps); // x itself when the step runs in place
                         if (keepMask != null) {
                             // inpainting: the known region, noised to the level this step ends at, replaces the sample
                             Tensor knownNoised = plan.addNoiseAfter(known, first, i);
@@ -142,8 +145,10 @@ public final class DiffusionPipeline implements AutoCloseable {
                             request.listener().onStep(new StepEvent(done, runSteps, plan.modelTimestep(i),
                                     Duration.ofNanos(elapsed), Duration.ofNanos(remaining), next));
                         }
-                        x.close();
-                        x = step.keep(next);
+                        if (next != x) {
+                            x.close();
+                            x = step.keep(next);
+                        }
                     }
                 }
                 if (!x.allFinite()) {

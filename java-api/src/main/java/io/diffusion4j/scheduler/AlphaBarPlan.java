@@ -149,7 +149,35 @@ abstract class AlphaBarPlan implements SamplingPlan {
     /** Stateless: the run only steps (closing it must not close the plan, which the pipeline caches). */
     @Override
     public SamplerRun start() {
-        return this::step;
+        return new SamplerRun() {
+            @Override
+            public Tensor step(int i, Tensor modelOutput, Tensor sample, Tensor noise) {
+                return AlphaBarPlan.this.step(i, modelOutput, sample, noise);
+            }
+
+            @Override
+            public Tensor stepInPlace(int i, Tensor modelOutput, Tensor sample, Tensor noise) {
+                return AlphaBarPlan.this.stepInPlace(i, modelOutput, sample, noise);
+            }
+        };
+    }
+
+    /**
+     * One reverse step that overwrites {@code sample} (see {@link SamplerRun#stepInPlace}): two in-place ops without
+     * clipping, plus one for the noise.
+     */
+    public Tensor stepInPlace(int i, Tensor modelOutput, Tensor sample, Tensor noise) {
+        if (clip || learnedVariance()) {
+            return step(i, modelOutput, sample, noise);
+        }
+        sample.mulInPlace(fx[i]).addInPlace(modelOutput, fm[i]);
+        if (needsNoise(i)) {
+            if (noise == null) {
+                throw new IllegalArgumentException("step " + i + " needs noise");
+            }
+            sample.addInPlace(noise, sigma[i]);
+        }
+        return sample;
     }
 
     /** One reverse step; see {@link SamplerRun#step}. */

@@ -55,11 +55,17 @@ public final class EulerScheduler extends SigmaScheduler {
         /** Stateless: the run only steps (closing it must not close the plan, which the pipeline caches). */
         @Override
         public SamplerRun start() {
-            return this::step;
-        }
+            return new SamplerRun() {
+                @Override
+                public Tensor step(int i, Tensor modelOutput, Tensor sample, Tensor noise) {
+                    return Tensor.linearCombination(sample, cx[i], modelOutput, cm[i]);
+                }
 
-        private Tensor step(int i, Tensor modelOutput, Tensor sample, Tensor noise) {
-            return Tensor.linearCombination(sample, cx[i], modelOutput, cm[i]);
+                @Override
+                public Tensor stepInPlace(int i, Tensor modelOutput, Tensor sample, Tensor noise) {
+                    return sample.mulInPlace(cx[i]).addInPlace(modelOutput, cm[i]);
+                }
+            };
         }
     }
 }

@@ -24,4 +24,13 @@ public interface SamplerRun extends AutoCloseable {
      * @return x at the next (lower) noise level, a new tensor
      */
     Tensor step(int i, Tensor modelOutput, Tensor sample, Tensor noise);
+
+    /**
+     * The same step, allowed to overwrite {@code sample} and return it (saving the allocation of a new tensor per
+     * op); returns a new tensor where the step cannot run in place. The caller must own {@code sample} and no other
+     * tensor may view its storage; after the call only the returned tensor is meaningful.
+     */
+    default Tensor stepInPlace(int i, Tensor modelOutput, Tensor sample, Tensor noise) {
+        return step(i, modelOutput, sample, noise);
+    }
 }
