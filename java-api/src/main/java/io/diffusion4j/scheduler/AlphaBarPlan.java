@@ -164,13 +164,21 @@ abstract class AlphaBarPlan implements SamplingPlan {
 
     /**
      * One reverse step that overwrites {@code sample} (see {@link SamplerRun#stepInPlace}): two in-place ops without
-     * clipping, plus one for the noise.
+     * clipping (with clipping, the clipped x0 is the one new tensor), plus one for the noise.
      */
     public Tensor stepInPlace(int i, Tensor modelOutput, Tensor sample, Tensor noise) {
-        if (clip || learnedVariance()) {
+        if (config.thresholding() || learnedVariance()) {
             return step(i, modelOutput, sample, noise);
         }
-        sample.mulInPlace(fx[i]).addInPlace(modelOutput, fm[i]);
+        if (clip) {
+            Tensor x0 = Tensor.linearCombination(sample, px[i], modelOutput, po[i]).clampInPlace(clipMin, clipMax);
+            sample.mulInPlace(cx[i]).addInPlace(x0, c0[i]);
+            if (cm[i].value() != 0) {
+                sample.addInPlace(modelOutput, cm[i]);
+            }
+        } else {
+            sample.mulInPlace(fx[i]).addInPlace(modelOutput, fm[i]);
+        }
         if (needsNoise(i)) {
             if (noise == null) {
                 throw new IllegalArgumentException("step " + i + " needs noise");
