@@ -467,6 +467,8 @@ final class TrainCommand implements Callable<Integer> {
             int lossCount = 0;
             long t0 = System.nanoTime();
             long stepsSince = 0;
+            long reduceNanos = 0;
+            long reduceCount = 0;
             for (long s = first; s < steps; s++) {
                 try (NativeScope scope = new NativeScope()) {
                     Batch b = loader.next();
@@ -481,8 +483,12 @@ final class TrainCommand implements Callable<Integer> {
                     double seconds = (System.nanoTime() - t0) / 1e9;
                     stdout.printf("step %d/%d  loss %.5f  lr %.3g  %.1f steps/s%s%n", done, steps, lossSum / lossCount,
                             trainer.lastLearningRate(), stepsSince / Math.max(seconds, 1e-9), dp == null ? ""
-                                    : String.format("  all-reduce %.2f ms/step", dp.allReduceNanos() / 1e6
-                                            / Math.max(1, dp.allReduceCount())));
+                                    : String.format("  all-reduce %.2f ms/step", (dp.allReduceNanos() - reduceNanos)
+                                            / 1e6 / Math.max(1, dp.allReduceCount() - reduceCount)));
+                    if (dp != null) {   // per window, like the rest of the line
+                        reduceNanos = dp.allReduceNanos();
+                        reduceCount = dp.allReduceCount();
+                    }
                     stdout.flush();
                     lossSum = 0;
                     lossCount = 0;
