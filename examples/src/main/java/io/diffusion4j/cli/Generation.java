@@ -42,6 +42,7 @@ final class Generation {
         if (o.batch < 1) {
             throw new UsageException("--batch must be >= 1, got " + o.batch);
         }
+        int[] shard = o.shard();
         if (o.eta < 0) {
             throw new UsageException("--eta must be >= 0, got " + o.eta);
         }
@@ -104,6 +105,16 @@ final class Generation {
             } catch (IllegalArgumentException e) {
                 throw new UsageException(e.getMessage());
             }
+            if (shard != null) {
+                try {
+                    request = request.shard(shard[0], shard[1]);
+                } catch (IllegalArgumentException e) {
+                    throw new UsageException("--shard: " + e.getMessage());
+                }
+                int[] js = GenerationRequest.shardIndices(o.batch, shard[0], shard[1]);
+                stdout.printf("shard %d/%d: samples %s of %d (seeds %s)%n", shard[0], shard[1],
+                        java.util.Arrays.toString(js), o.batch, java.util.Arrays.toString(request.seeds()));
+            }
             long t0 = System.nanoTime();
             Tensor result;
             try {
@@ -112,9 +123,11 @@ final class Generation {
                 throw new UsageException(e.getMessage());
             }
             double seconds = (System.nanoTime() - t0) / 1e9;
-            if (o.saveTensor != null) {
-                TensorFiles.write(o.saveTensor, result);
-                stdout.println("wrote " + o.saveTensor + " (" + result.describe() + ")");
+            Path tensorFile = GenerationOptions.shardFile(o.saveTensor, shard);
+            out = GenerationOptions.shardFile(out, shard);
+            if (tensorFile != null) {
+                TensorFiles.write(tensorFile, result);
+                stdout.println("wrote " + tensorFile + " (" + result.describe() + ")");
             }
             if (out != null) {
                 List<BufferedImage> images = Images.toImages(result, range);
@@ -126,8 +139,8 @@ final class Generation {
             String work = scheduler instanceof AdaptiveScheduler ? "adaptive solver, " + evaluations[0]
                     + " model evaluations" : steps + " " + scheduler.name() + " steps"
                     + (scheduler instanceof HeunScheduler ? " (" + (2 * steps - 1) + " model evaluations)" : "");
-            stdout.printf("%s: %s, batch %d, seed %d, %.2f s on %s%n", folder.location(), work, o.batch, o.seed,
-                    seconds, denoiser.device());
+            stdout.printf("%s: %s, batch %d, seed %d, %.2f s on %s%n", folder.location(), work, request.batchSize(),
+                    o.seed, seconds, denoiser.device());
             stdout.flush();
         }
         return 0;

@@ -73,6 +73,43 @@ final class GenerationOptions {
     @Option(names = "--check-numerics", description = "Check for NaN/Inf after every step (a device sync per step).")
     boolean checkNumerics;
 
+    @Option(names = "--shard", paramLabel = "I/N",
+            description = "Generate only shard I of N of the batch: samples j with j % N == I, each with its own seed "
+                    + "S+j; output files get .shard-I-of-N before their extension (row k is sample I+k*N).")
+    String shard;
+
+    /** {@code --shard I/N} as {index, count}, or null. */
+    int[] shard() {
+        if (shard == null) {
+            return null;
+        }
+        String[] parts = shard.strip().split("/");
+        try {
+            if (parts.length == 2) {
+                int i = Integer.parseInt(parts[0].strip());
+                int n = Integer.parseInt(parts[1].strip());
+                if (n >= 1 && i >= 0 && i < n) {
+                    return new int[] {i, n};
+                }
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw new UsageException("--shard must be I/N with 0 <= I < N (e.g. 0/2), got " + shard);
+    }
+
+    /** {@code file} with {@code .shard-I-of-N} before its extension (the output of one shard). */
+    static java.nio.file.Path shardFile(java.nio.file.Path file, int[] shard) {
+        if (file == null || shard == null) {
+            return file;
+        }
+        String name = file.getFileName().toString();
+        int dot = name.lastIndexOf('.');
+        String tag = ".shard-" + shard[0] + "-of-" + shard[1];
+        String sharded = dot > 0 ? name.substring(0, dot) + tag + name.substring(dot) : name + tag;
+        return file.resolveSibling(sharded);
+    }
+
     Device device() {
         try {
             return Torch.device(device);

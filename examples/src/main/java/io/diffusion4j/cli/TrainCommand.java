@@ -3,6 +3,8 @@ package io.diffusion4j.cli;
 import io.diffusion4j.bindings.DType;
 import io.diffusion4j.bindings.Device;
 import io.diffusion4j.bindings.NativeScope;
+import io.diffusion4j.bindings.ProcessGroup;
+import io.diffusion4j.bindings.ProcessGroupConfig;
 import io.diffusion4j.bindings.Tensor;
 import io.diffusion4j.bindings.Torch;
 import io.diffusion4j.bindings.TorchScriptModule;
@@ -10,6 +12,8 @@ import io.diffusion4j.model.ModelFolder;
 import io.diffusion4j.model.ModelNotFoundException;
 import io.diffusion4j.model.ModelSpec;
 import io.diffusion4j.training.Checkpoints;
+import io.diffusion4j.training.DataParallel;
+import io.diffusion4j.training.LocalLauncher;
 import io.diffusion4j.training.Trainer;
 import io.diffusion4j.training.TrainingConfig;
 import io.diffusion4j.training.data.Batch;
@@ -22,7 +26,11 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -37,7 +45,10 @@ import picocli.CommandLine.Spec;
                 + "denoising loss; save checkpoints and export a model folder that 'diffusion4j sample' and Python's "
                 + "torch.jit.load read.",
             "Progress (step, mean loss, lr, steps/s) is printed about every tenth of the run. A resumed run keeps the "
-                + "checkpoint's settings and continues its step count up to --steps."})
+                + "checkpoint's settings and continues its step count up to --steps.",
+            "Data-parallel: --nproc N starts N local ranks; --rank/--world-size/--master-addr/--master-port (or the "
+                + "env vars RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT) join a job started elsewhere. --batch is the "
+                + "global batch, split evenly over the ranks; rank 0 logs, saves and exports."})
 final class TrainCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -117,13 +128,44 @@ final class TrainCommand implements Callable<Integer> {
             description = "cpu, cuda or cuda:N (default: ${DEFAULT-VALUE}).")
     String device;
 
-    @Option(names = "--threads", paramLabel = "N", description = "LibTorch intra-op threads (default: LibTorch's).")
+    @Option(names = "--threads", paramLabel = "N", description = "LibTorch intra-op threads (default: LibTorch's; "
+            + "with --nproc, the cores divided by N).")
     Integer threads;
+
+    @Option(names = "--nproc", paramLabel = "N",
+            description = "Start N local processes as ranks 0..N-1 of a data-parallel job and wait for them; their "
+                    + "output is prefixed with [rank r].")
+    Integer nproc;
+
+    @Option(names = "--rank", paramLabel = "R", description = "This process's rank in a data-parallel job "
+            + "(default: env RANK).")
+    Integer rank;
+
+    @Option(names = "--world-size", paramLabel = "W", description = "The number of ranks (default: env WORLD_SIZE; "
+            + "none: one process).")
+    Integer worldSize;
+
+    @Option(names = "--master-addr", paramLabel = "HOST", description = "Host of rank 0's rendezvous (default: env "
+            + "MASTER_ADDR, else 127.0.0.1).")
+    String masterAddr;
+
+    @Option(names = "--master-port", paramLabel = "PORT", description = "Port of rank 0's rendezvous (default: env "
+            + "MASTER_PORT, else 29500).")
+    Integer masterPort;
+
+    @Option(names = "--dist-timeout", paramLabel = "SECONDS", defaultValue = "300",
+            description = "How long a rank waits for the others (rendezvous and every gradient all-reduce) before it "
+                    + "fails (default: ${DEFAULT-VALUE}).")
+    int distTimeout;
 
     @Override
     public Integer call() throws Exception {
         PrintWriter stdout = spec.commandLine().getOut();
         checkOptions();
+        ProcessGroupConfig dist = distributedConfig();
+        if (nproc != null) {
+            return launch(stdout, spec.commandLine().getErr());
+        }
         if (threads != null) {
             Torch.setThreads(threads);
         }
@@ -157,7 +199,16 @@ final class TrainCommand implements Callable<Integer> {
                     throw new UsageException(e.getMessage());
                 }
             }
-            train(trainer, folder != null ? folder.location() : resume.toString(), stdout);
+            if (dist == null) {
+                train(trainer, folder != null ? folder.location() : resume.toString(), stdout, null);
+            } else {
+                try (ProcessGroup group = ProcessGroup.join(dist)) {
+                    trainer.distribute(DataParallel.over(group));
+                    train(trainer, folder != null ? folder.location() : resume.toString(),
+                            group.isMain() ? stdout : new PrintWriter(java.io.Writer.nullWriter()),
+                            trainer.dataParallel());
+                }
+            }
         } finally {
             if (trainer != null) {
                 trainer.close();
@@ -210,6 +261,91 @@ final class TrainCommand implements Callable<Integer> {
         if (flip && !Files.isDirectory(data)) {
             throw new UsageException("--flip is for image folders; " + data + " is a tensor file");
         }
+        if (distTimeout < 1) {
+            throw new UsageException("--dist-timeout must be >= 1 second, got " + distTimeout);
+        }
+        if (nproc != null) {
+            if (nproc < 1) {
+                throw new UsageException("--nproc must be >= 1, got " + nproc);
+            }
+            if (rank != null || worldSize != null) {
+                throw new UsageException("--nproc starts its own ranks; drop --rank/--world-size (they join a job "
+                        + "started elsewhere)");
+            }
+        }
+    }
+
+    /** The data-parallel job this process joins, or null for a single process (world size 1, or no job given). */
+    private ProcessGroupConfig distributedConfig() {
+        if (nproc != null) {
+            if (batch % nproc != 0) {
+                throw new UsageException("--batch " + batch + " must be a multiple of --nproc " + nproc + " (it is the "
+                        + "global batch, split evenly over the ranks)");
+            }
+            return null;
+        }
+        Map<String, String> env = System.getenv();
+        if (rank == null && worldSize == null && !ProcessGroupConfig.inEnvironment(env)) {
+            return null;
+        }
+        ProcessGroupConfig c;
+        try {
+            if (rank != null || worldSize != null) {
+                if (rank == null || worldSize == null) {
+                    throw new UsageException("--rank and --world-size go together (or set RANK and WORLD_SIZE)");
+                }
+                String addr = masterAddr != null ? masterAddr : env.getOrDefault("MASTER_ADDR", "127.0.0.1");
+                int port = masterPort != null ? masterPort : env.containsKey("MASTER_PORT")
+                        ? Integer.parseInt(env.get("MASTER_PORT").strip()) : ProcessGroupConfig.DEFAULT_PORT;
+                c = ProcessGroupConfig.tcp(rank, worldSize, addr, port);
+            } else {
+                c = ProcessGroupConfig.fromEnvironment(env);
+                if (masterAddr != null || masterPort != null) {
+                    c = new ProcessGroupConfig(c.rank(), c.worldSize(), c.localRank(),
+                            masterAddr != null ? masterAddr : c.masterAddr(),
+                            masterPort != null ? masterPort : c.masterPort(), null, c.timeout(), c.backend());
+                }
+            }
+            c = c.withTimeout(Duration.ofSeconds(distTimeout));
+        } catch (IllegalArgumentException e) {
+            throw new UsageException(e.getMessage());
+        }
+        if (batch % c.worldSize() != 0) {
+            throw new UsageException("--batch " + batch + " must be a multiple of the world size " + c.worldSize()
+                    + " (it is the global batch, split evenly over the ranks)");
+        }
+        return c.worldSize() == 1 ? null : c;
+    }
+
+    /** --nproc: this same command as N local ranks. */
+    private int launch(PrintWriter stdout, PrintWriter stderr) throws IOException, InterruptedException {
+        List<String> own = new ArrayList<>(spec.commandLine().getParent() != null
+                ? spec.commandLine().getParent().getParseResult().originalArgs()
+                : spec.commandLine().getParseResult().originalArgs());
+        List<String> base = new ArrayList<>();
+        for (int i = 0; i < own.size(); i++) {
+            String a = own.get(i);
+            if (a.equals("--nproc")) {
+                i++;
+            } else if (!a.startsWith("--nproc=")) {
+                base.add(a);
+            }
+        }
+        int port = masterPort != null ? masterPort : LocalLauncher.freePort();
+        int perRank = threads != null ? threads : Math.max(1, Runtime.getRuntime().availableProcessors() / nproc);
+        stdout.printf("starting %d ranks on this machine (rendezvous 127.0.0.1:%d, %d thread(s) each, batch %d = "
+                + "%d x %d)%n", nproc, port, perRank, batch, nproc, batch / nproc);
+        stdout.flush();
+        return LocalLauncher.run(nproc, r -> {
+            List<String> args = new ArrayList<>(base);
+            args.addAll(List.of("--rank", Integer.toString(r), "--world-size", Integer.toString(nproc),
+                    "--master-addr", "127.0.0.1", "--master-port", Integer.toString(port)));
+            if (threads == null) {
+                args.addAll(List.of("--threads", Integer.toString(perRank)));
+            }
+            return LocalLauncher.javaCommand(Main.class.getName(), args);
+        }, Map.of("TORCH_CPP_LOG_LEVEL", System.getenv().getOrDefault("TORCH_CPP_LOG_LEVEL", "ERROR")),
+                Duration.ofSeconds(Math.min(distTimeout, 30) + 5L), stdout, stderr);
     }
 
     private TrainingConfig config() {
@@ -292,7 +428,9 @@ final class TrainCommand implements Callable<Integer> {
         }
     }
 
-    private void train(Trainer trainer, String modelName, PrintWriter stdout) throws IOException {
+    private void train(Trainer trainer, String modelName, PrintWriter stdout, DataParallel dp) throws IOException {
+        int world = dp == null ? 1 : dp.worldSize();
+        int rankHere = dp == null ? 0 : dp.rank();
         ModelSpec modelSpec = trainer.spec();
         Dataset ds = dataset(modelSpec, trainer.config().seed());
         boolean conditional = modelSpec != null ? modelSpec.isConditional()
@@ -315,19 +453,22 @@ final class TrainCommand implements Callable<Integer> {
         }
         TrainingConfig c = trainer.config();
         long first = trainer.step();
-        stdout.printf("training %s on %s (%d examples%s) on %s: steps %d..%d, batch %d, lr %s%s%n", modelName, data,
+        stdout.printf("training %s on %s (%d examples%s) on %s: steps %d..%d, batch %s, lr %s%s%n", modelName, data,
                 ds.size(), ds.labeled() ? ", " + ds.numClasses() + " classes"
                         : nullClass >= 0 ? ", all as the null class " + nullClass : "",
-                trainer.module().device(), first + 1, steps, batch, c.learningRate(),
-                c.emaEnabled() ? ", EMA " + c.emaDecay() : "");
+                trainer.module().device(), first + 1, steps,
+                world == 1 ? Integer.toString(batch) : batch + " (" + world + " ranks x " + batch / world + ")",
+                c.learningRate(), c.emaEnabled() ? ", EMA " + c.emaDecay() : "");
         stdout.flush();
         int every = Math.max(1, steps / 10);
         Path lastSaved = null;
-        try (BatchLoader loader = new BatchLoader(ds, batch, c.seed(), first)) {
+        try (BatchLoader loader = new BatchLoader(ds, batch / world, c.seed(), first, rankHere, world)) {
             double lossSum = 0;
             int lossCount = 0;
             long t0 = System.nanoTime();
             long stepsSince = 0;
+            long reduceNanos = 0;
+            long reduceCount = 0;
             for (long s = first; s < steps; s++) {
                 try (NativeScope scope = new NativeScope()) {
                     Batch b = loader.next();
@@ -340,8 +481,14 @@ final class TrainCommand implements Callable<Integer> {
                 long done = s + 1;
                 if (done % every == 0 || done == steps) {
                     double seconds = (System.nanoTime() - t0) / 1e9;
-                    stdout.printf("step %d/%d  loss %.5f  lr %.3g  %.1f steps/s%n", done, steps, lossSum / lossCount,
-                            trainer.lastLearningRate(), stepsSince / Math.max(seconds, 1e-9));
+                    stdout.printf("step %d/%d  loss %.5f  lr %.3g  %.1f steps/s%s%n", done, steps, lossSum / lossCount,
+                            trainer.lastLearningRate(), stepsSince / Math.max(seconds, 1e-9), dp == null ? ""
+                                    : String.format("  all-reduce %.2f ms/step", (dp.allReduceNanos() - reduceNanos)
+                                            / 1e6 / Math.max(1, dp.allReduceCount() - reduceCount)));
+                    if (dp != null) {   // per window, like the rest of the line
+                        reduceNanos = dp.allReduceNanos();
+                        reduceCount = dp.allReduceCount();
+                    }
                     stdout.flush();
                     lossSum = 0;
                     lossCount = 0;

@@ -73,6 +73,77 @@ public final class GenerationRequest {
         return new Builder();
     }
 
+    /**
+     * The sample indices of shard {@code index} of {@code count} of a batch: {@code j} in {@code [0, batchSize)} with
+     * {@code j % count == index}, ascending.
+     */
+    public static int[] shardIndices(int batchSize, int index, int count) {
+        if (count < 1 || index < 0 || index >= count) {
+            throw new IllegalArgumentException("shard " + index + "/" + count + " is not a shard: need 0 <= index < "
+                    + "count");
+        }
+        int n = batchSize > index ? (batchSize - index + count - 1) / count : 0;
+        int[] out = new int[n];
+        for (int k = 0; k < n; k++) {
+            out[k] = index + k * count;
+        }
+        return out;
+    }
+
+    /**
+     * The part of this request that shard {@code index} of {@code count} generates, for splitting a batch over
+     * processes or machines: samples {@code j} with {@code j % count == index} ({@link #shardIndices}), each keeping its
+     * own seed and class label, and its rows of the initial noise, input image and mask when those have one row per
+     * sample. With per-sample seeds, row {@code k} of the shard's result is sample {@code index + k * count} of the
+     * whole batch's. New tensors (selected rows) belong to the caller's open native scope.
+     *
+     * @throws IllegalArgumentException if the shard has no samples
+     * @throws IllegalStateException    if the request replays a custom {@link NoiseSource}, which cannot be split
+     */
+    public GenerationRequest shard(int index, int count) {
+        int batch = seeds.length;
+        int[] rows = shardIndices(batch, index, count);
+        if (rows.length == 0) {
+            throw new IllegalArgumentException("shard " + index + "/" + count + " of a batch of " + batch
+                    + " has no samples");
+        }
+        if (noiseSource != null) {
+            throw new IllegalStateException("a request with a custom noise source cannot be sharded");
+        }
+        long[] s = new long[rows.length];
+        int[] labels = classLabels == null ? null : new int[rows.length];
+        long[] rowIndex = new long[rows.length];
+        for (int k = 0; k < rows.length; k++) {
+            s[k] = seeds[rows[k]];
+            if (labels != null) {
+                labels[k] = classLabels[rows[k]];
+            }
+            rowIndex[k] = rows[k];
+        }
+        Builder b = builder().steps(steps).seeds(s).classLabels(labels).guidanceScale(guidanceScale)
+                .listener(listener).cancellation(cancellation).checkNumerics(checkNumerics);
+        if (initNoise != null) {
+            b.initNoise(rowsOf(initNoise, rowIndex, batch));
+        }
+        if (image != null) {
+            Tensor img = rowsOf(image, rowIndex, batch);
+            if (mask != null) {
+                b.inpaint(img, rowsOf(mask, rowIndex, batch));
+            } else {
+                b.image(img, strength);
+            }
+        }
+        return b.build();
+    }
+
+    private static Tensor rowsOf(Tensor t, long[] rows, int batch) {
+        if (t.dim() < 1 || t.size(0) != batch || batch == 1) {
+            return t;   // one row for the whole batch
+        }
+        Tensor index = Tensor.fromLongs(rows, rows.length);
+        return t.indexSelect(0, t.device().isCuda() ? index.to(t.device()) : index);
+    }
+
     public int steps() {
         return steps;
     }

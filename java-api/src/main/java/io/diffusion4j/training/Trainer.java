@@ -71,6 +71,7 @@ public final class Trainer implements AutoCloseable {
     private final int parameterCount;
     private final Optimizer optimizer;
     private final Ema ema;
+    private DataParallel dataParallel;
     private long step;
     private double lastLoss = Double.NaN;
     private double lastGradNorm = Double.NaN;
@@ -270,26 +271,36 @@ public final class Trainer implements AutoCloseable {
         }
         long s = step;
         double lr = config.learningRateAt(s);
+        // data-parallel: draws are made for the whole global batch and this rank keeps its rows (see DataParallel)
+        int world = dataParallel == null ? 1 : dataParallel.worldSize();
+        int rank = dataParallel == null ? 0 : dataParallel.rank();
+        int globalBatch = Math.multiplyExact(batch, world);
         try (NativeScope scope = new NativeScope(); Generator noiseGen = Generator.cpu(mix(config.seed(), s, 1))) {
             SplittableRandom rng = new SplittableRandom(mix(config.seed(), s, 2));
             Device device = module.device();
-            long[] timesteps = new long[batch];
-            for (int i = 0; i < batch; i++) {
+            long[] timesteps = new long[globalBatch];
+            for (int i = 0; i < globalBatch; i++) {
                 timesteps[i] = rng.nextInt(numTrainTimesteps);
             }
+            timesteps = DataParallel.shard(timesteps, rank, world);
             Tensor x = x0.dtype() == DType.FLOAT32 && x0.device().equals(device) ? x0 : x0.to(device, DType.FLOAT32);
             long[] shape = x.shape();
-            Tensor noise = Tensor.randn(noiseGen, DType.FLOAT32, device, shape);
+            long[] globalShape = shape.clone();
+            globalShape[0] = globalBatch;
+            Tensor noise = DataParallel.shardRows(Tensor.randn(noiseGen, DType.FLOAT32, device, globalShape), rank,
+                    world);
             if (config.offsetNoise() > 0) {
-                long[] offsetShape = shape.clone();
+                long[] offsetShape = globalShape.clone();
                 for (int d = 2; d < offsetShape.length; d++) {
                     offsetShape[d] = 1;
                 }
-                noise = noise.add(Tensor.randn(noiseGen, DType.FLOAT32, device, offsetShape), config.offsetNoise());
+                noise = noise.add(DataParallel.shardRows(Tensor.randn(noiseGen, DType.FLOAT32, device, offsetShape),
+                        rank, world), config.offsetNoise());
             }
             Tensor modelNoise = noise;
             if (config.inputPerturbation() > 0) {
-                modelNoise = noise.add(Tensor.randn(noiseGen, DType.FLOAT32, device, shape), config.inputPerturbation());
+                modelNoise = noise.add(DataParallel.shardRows(Tensor.randn(noiseGen, DType.FLOAT32, device,
+                        globalShape), rank, world), config.inputPerturbation());
             }
             Tensor noisy = forward.addNoise(x, modelNoise, timesteps);
             Tensor target = forward.target(predictionType, x, noise, timesteps);
@@ -297,7 +308,7 @@ public final class Trainer implements AutoCloseable {
             if (timestepDType != DType.INT64 || device.isCuda()) {
                 t = t.to(device, timestepDType);
             }
-            Tensor labels = classLabels == null ? null : labels(classLabels, rng, device);
+            Tensor labels = classLabels == null ? null : labels(classLabels, rng, device, rank, world);
             Tensor weights = null;
             if (config.minSnrGamma() > 0) {
                 weights = Tensor.fromFloats(MinSnrWeighting.weights(schedule, predictionType, timesteps,
@@ -333,6 +344,9 @@ public final class Trainer implements AutoCloseable {
                 loss += lj.item() * len / batch;
                 start += len;
             }
+            if (dataParallel != null) {   // the one data-parallel hook: average gradients (and the loss) over the ranks
+                loss = dataParallel.averageGradients(module.parameters(), loss);
+            }
             if (!Double.isFinite(loss)) {
                 throw new NonFiniteLossException("training loss is " + loss + " at step " + s + " (lr " + lr
                         + "); the update was not applied: lower the learning rate, enable gradient clipping, or check "
@@ -361,12 +375,19 @@ public final class Trainer implements AutoCloseable {
         }
     }
 
-    /** Labels on the device, with label dropout applied (drawn from the step's generator). */
-    private Tensor labels(Tensor classLabels, SplittableRandom rng, Device device) {
+    /**
+     * Labels on the device, with label dropout applied (drawn from the step's generator for the whole global batch;
+     * this rank uses its rows).
+     */
+    private Tensor labels(Tensor classLabels, SplittableRandom rng, Device device, int rank, int world) {
         if (config.labelDropout() > 0) {
             long[] l = classLabels.toLongArray();
+            double[] draws = new double[l.length * world];
+            for (int i = 0; i < draws.length; i++) {
+                draws[i] = rng.nextDouble();
+            }
             for (int i = 0; i < l.length; i++) {
-                if (rng.nextDouble() < config.labelDropout()) {
+                if (draws[i * world + rank] < config.labelDropout()) {
                     l[i] = nullClassId;
                 }
             }
@@ -387,6 +408,37 @@ public final class Trainer implements AutoCloseable {
         return z ^ (z >>> 31);
     }
 
+    // ---- data parallelism --------------------------------------------------------------------------------------
+
+    /**
+     * Makes this trainer one rank of a data-parallel job (see {@link DataParallel}): checks that every rank holds the
+     * same model, config and step, broadcasts rank 0's parameters, and from now on averages gradients across the
+     * ranks in every {@link #step}, whose batch is then this rank's shard of the global batch. Only rank 0 writes
+     * checkpoints and exports. Call it on every rank before the first step of the job.
+     *
+     * @throws io.diffusion4j.bindings.DistributedException if the ranks differ or a peer fails
+     */
+    public void distribute(DataParallel dataParallel) {
+        checkOpen();
+        if (dataParallel == null) {
+            throw new IllegalArgumentException("distribute needs a DataParallel");
+        }
+        try (NativeScope scope = new NativeScope()) {
+            dataParallel.start(module.parameters(), config.toJson(), step);
+        }
+        this.dataParallel = dataParallel;
+    }
+
+    /** The data-parallel job this trainer is a rank of, or null. */
+    public DataParallel dataParallel() {
+        return dataParallel;
+    }
+
+    /** Whether this trainer writes checkpoints and exports: single-process, or rank 0 of a data-parallel job. */
+    public boolean isMainRank() {
+        return dataParallel == null || dataParallel.isMain();
+    }
+
     // ---- checkpoints -------------------------------------------------------------------------------------------
 
     /**
@@ -396,10 +448,15 @@ public final class Trainer implements AutoCloseable {
      * config and, when known, {@code diffusion4j.json}. Written atomically; keeps the newest
      * {@code keepCheckpoints} checkpoints in {@code root}.
      *
+     * <p>In a data-parallel job only rank 0 writes; the other ranks return the same path at once.
+     *
      * @return the checkpoint folder
      */
     public Path saveTo(Path root) throws IOException {
         checkOpen();
+        if (!isMainRank()) {
+            return root.resolve(Checkpoints.name(step));
+        }
         return Checkpoints.writeAtomically(root, Checkpoints.name(step), config.keepCheckpoints(), dir -> {
             module.save(dir.resolve(MODEL_FILE));
             if (ema != null) {
@@ -501,6 +558,9 @@ public final class Trainer implements AutoCloseable {
      */
     public void export(Path dir, SchedulerConfig schedulerConfig, ModelSpec source) throws IOException {
         checkOpen();
+        if (!isMainRank()) {   // data-parallel: rank 0 exports
+            return;
+        }
         Files.createDirectories(dir);
         boolean wasTraining = module.isTraining();
         module.train(false);

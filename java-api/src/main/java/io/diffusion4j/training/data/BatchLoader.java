@@ -21,6 +21,14 @@ import java.util.concurrent.atomic.AtomicInteger;
  * one into tensors on the calling thread, so native memory belongs to the caller's {@code NativeScope}. An error on
  * the background thread is rethrown by the {@link #next()} that reaches the failing batch. {@link #close()} stops
  * the thread. One consumer thread at a time.
+ *
+ * <p><b>Shards.</b> A loader for rank {@code r} of {@code W} data-parallel ranks (PyTorch's
+ * {@code DistributedSampler}): every rank draws the same permutation of epoch {@code e}, pads it to a multiple of
+ * {@code W} with its own first entries, and takes positions {@code r, r + W, r + 2W, ...}; its batches of
+ * {@code batchSize} are cut from that shard's stream. When the dataset size is a multiple of {@code W}, batch
+ * {@code s} of the {@code W} shards together holds exactly batch {@code s} of an unsharded loader with batch
+ * {@code W * batchSize} (example {@code j} of it is example {@code j / W} of rank {@code j % W}), so the data order
+ * does not depend on the number of ranks, and a run can resume with another.
  */
 public final class BatchLoader implements AutoCloseable {
     private static final AtomicInteger THREADS = new AtomicInteger();
@@ -29,6 +37,8 @@ public final class BatchLoader implements AutoCloseable {
     private final Dataset dataset;
     private final int batchSize;
     private final long seed;
+    private final int rank;
+    private final int worldSize;
     private final BlockingQueue<Item> queue = new ArrayBlockingQueue<>(QUEUE);
     private final Thread worker;
     private long position;
@@ -49,6 +59,24 @@ public final class BatchLoader implements AutoCloseable {
      * resumes at).
      */
     public BatchLoader(Dataset dataset, int batchSize, long seed, long firstBatch) {
+        this(dataset, batchSize, seed, firstBatch, 0, 1);
+    }
+
+    /**
+     * A loader of rank {@code rank}'s shard among {@code worldSize} data-parallel ranks (see the class comment), whose
+     * first {@link #next()} returns batch {@code firstBatch} of this shard.
+     *
+     * @param batchSize the examples per batch of this rank (the global batch is {@code worldSize * batchSize})
+     */
+    public BatchLoader(Dataset dataset, int batchSize, long seed, long firstBatch, int rank, int worldSize) {
+        if (worldSize < 1) {
+            throw new IllegalArgumentException("world size must be >= 1, got " + worldSize);
+        }
+        if (rank < 0 || rank >= worldSize) {
+            throw new IllegalArgumentException("rank " + rank + " is out of range for world size " + worldSize);
+        }
+        this.rank = rank;
+        this.worldSize = worldSize;
         if (dataset == null) {
             throw new IllegalArgumentException("a batch loader needs a dataset");
         }
@@ -92,6 +120,14 @@ public final class BatchLoader implements AutoCloseable {
         return batchSize;
     }
 
+    public int rank() {
+        return rank;
+    }
+
+    public int worldSize() {
+        return worldSize;
+    }
+
     public Dataset dataset() {
         return dataset;
     }
@@ -117,12 +153,14 @@ public final class BatchLoader implements AutoCloseable {
 
     private int[] locate(long batch, long[] epochs, Permutations perms) {
         int n = dataset.size();
+        long shard = (n + worldSize - 1) / worldSize;   // padded to a multiple of the world size, as DistributedSampler
         int[] indices = new int[batchSize];
         long start = Math.multiplyExact(batch, batchSize);
         for (int i = 0; i < batchSize; i++) {
             long p = start + i;
-            long e = p / n;
-            indices[i] = perms.of(e)[(int) (p % n)];
+            long e = p / shard;
+            long k = (p % shard) * worldSize + rank;     // position in the padded permutation; padding wraps around
+            indices[i] = perms.of(e)[(int) (k % n)];
             epochs[i] = e;
         }
         return indices;
