@@ -72,6 +72,15 @@ public final class BenchmarkSuite {
                 row.put("python", py);
                 row.put("java_over_python_sampling", r.samplingMs() / ((Number) py.get("sampling_ms")).doubleValue());
             }
+            if (batch >= 64) {
+                // like for like with the Python loop, which draws each step's noise for the batch at once
+                SamplingOverhead.Result shared = SamplingOverhead.measure(model, sched, steps, batch, repeats,
+                        quick || steps >= 1000 ? 1 : 3, Device.CPU, true);
+                row.put("shared_noise", shared.toMap());
+                System.out.printf("%-7s %-4s %4d steps batch %3d, shared noise: forward %9.2f ms, sampling %9.2f ms, "
+                        + "ratio %.4f, %.1f us/step%n", model, sched, steps, batch, shared.forwardOnlyMs(),
+                        shared.samplingMs(), shared.overheadRatio(), shared.overheadUsPerStep());
+            }
             System.out.printf("%-7s %-4s %4d steps batch %3d: forward %9.2f ms, sampling %9.2f ms, ratio %.4f, "
                     + "%.1f us/step%s%n", model, sched, steps, batch, r.forwardOnlyMs(), r.samplingMs(), r.overheadRatio(),
                     r.overheadUsPerStep(), py == null ? "" : String.format("  | python: forward %.2f ms, sampling %.2f ms,"

@@ -10,6 +10,7 @@ import io.diffusion4j.model.Denoiser;
 import io.diffusion4j.model.ModelFolder;
 import io.diffusion4j.pipeline.DiffusionPipeline;
 import io.diffusion4j.pipeline.GenerationRequest;
+import io.diffusion4j.pipeline.NoiseSource;
 import io.diffusion4j.scheduler.SamplingPlan;
 import io.diffusion4j.scheduler.Scheduler;
 import io.diffusion4j.scheduler.Schedulers;
@@ -27,7 +28,7 @@ public final class SamplingOverhead {
 
     /** One measurement. Times in milliseconds. */
     public record Result(String model, String scheduler, int steps, int batch, int repeats, int threads, String device,
-                         double forwardOnlyMs, double forwardOnlyMinMs, double forwardOnlyMaxMs,
+                         String noise, double forwardOnlyMs, double forwardOnlyMinMs, double forwardOnlyMaxMs,
                          double samplingMs, double samplingMinMs, double samplingMaxMs,
                          double overheadRatio, double overheadUsPerStep) {
 
@@ -41,6 +42,7 @@ public final class SamplingOverhead {
             m.put("repeats", repeats);
             m.put("threads", threads);
             m.put("device", device);
+            m.put("noise", noise);
             m.put("forward_only_ms", forwardOnlyMs);
             m.put("forward_only_min_ms", forwardOnlyMinMs);
             m.put("forward_only_max_ms", forwardOnlyMaxMs);
@@ -57,13 +59,22 @@ public final class SamplingOverhead {
     }
 
     /**
-     * Measures one configuration.
+     * Measures one configuration with per-sample seeded noise (diffusers' convention with one generator per sample).
      *
      * @param model     a built-in model name or a model folder
-     * @param scheduler {@code ddpm} or {@code ddim}
+     * @param scheduler a scheduler name ({@code ddpm}, {@code ddim}, ...)
      */
     public static Result measure(String model, String scheduler, int steps, int batch, int repeats, int warmup,
                                  Device device) throws IOException {
+        return measure(model, scheduler, steps, batch, repeats, warmup, device, false);
+    }
+
+    /**
+     * Measures one configuration; {@code sharedNoise} draws each step's noise for the whole batch from one generator
+     * ({@link NoiseSource#shared}), as the Python baseline does, instead of one draw per sample.
+     */
+    public static Result measure(String model, String scheduler, int steps, int batch, int repeats, int warmup,
+                                 Device device, boolean sharedNoise) throws IOException {
         if (repeats < 1 || steps < 1 || batch < 1 || warmup < 0) {
             throw new IllegalArgumentException("steps, batch and repeats must be >= 1 and warmup >= 0");
         }
@@ -82,7 +93,7 @@ public final class SamplingOverhead {
                 double f = forwardOnly(d, s, folder.spec().batchShape(batch), steps, batch);
                 long t0 = System.nanoTime();
                 try (NativeScope scope = new NativeScope()) {
-                    pipeline.generate(request);
+                    pipeline.generate(sharedNoise ? rb.noiseSource(NoiseSource.shared(0)).build() : request);
                 }
                 double p = (System.nanoTime() - t0) / 1e6;
                 if (r >= 0) {
@@ -92,7 +103,8 @@ public final class SamplingOverhead {
             }
             double fm = median(floor);
             double pm = median(full);
-            return new Result(model, scheduler, steps, batch, repeats, Torch.threads(), device.toString(), fm,
+            return new Result(model, scheduler, steps, batch, repeats, Torch.threads(), device.toString(),
+                    sharedNoise ? "shared" : "per-sample", fm,
                     min(floor), max(floor), pm, min(full), max(full), pm / fm, (pm - fm) * 1000 / steps);
         }
     }
