@@ -6,6 +6,7 @@ import io.diffusion4j.bindings.Tensor;
 import io.diffusion4j.bindings.TensorFileException;
 import io.diffusion4j.bindings.TensorFiles;
 import io.diffusion4j.bindings.TorchScriptModule;
+import io.diffusion4j.model.TrainableModel;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -19,13 +20,18 @@ import java.util.List;
  * independent of any {@link NativeScope}; close it when done. Not thread-safe.
  */
 public final class Ema implements AutoCloseable {
-    private final TorchScriptModule module;
+    private final TrainableModel module;
     private final ShadowWeights shadow;
     private final double decay;
     private final boolean warmup;
 
     /** Starts an average at the module's current weights. */
     public Ema(TorchScriptModule module, double decay, boolean warmup) {
+        this(TrainableModel.of(module, null, false), decay, warmup);
+    }
+
+    /** Starts an average at the model's current weights. */
+    public Ema(TrainableModel module, double decay, boolean warmup) {
         if (!(decay >= 0 && decay < 1)) {
             throw new IllegalArgumentException("EMA decay must be in [0, 1), got " + decay);
         }
@@ -63,6 +69,13 @@ public final class Ema implements AutoCloseable {
 
     /** Copies the averaged weights into {@code target} (this module or another with the same parameters). */
     public void copyTo(TorchScriptModule target) {
+        try (NativeScope scope = new NativeScope()) {
+            shadow.copyTo(target.parameters());
+        }
+    }
+
+    /** Copies the averaged weights into {@code target} (this model or another with the same parameters). */
+    public void copyTo(TrainableModel target) {
         try (NativeScope scope = new NativeScope()) {
             shadow.copyTo(target.parameters());
         }
