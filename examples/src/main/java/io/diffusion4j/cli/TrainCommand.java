@@ -9,6 +9,7 @@ import io.diffusion4j.bindings.TorchScriptModule;
 import io.diffusion4j.model.ModelFolder;
 import io.diffusion4j.model.ModelNotFoundException;
 import io.diffusion4j.model.ModelSpec;
+import io.diffusion4j.model.nn.Initializers;
 import io.diffusion4j.training.Checkpoints;
 import io.diffusion4j.training.Trainer;
 import io.diffusion4j.training.TrainingConfig;
@@ -90,6 +91,11 @@ final class TrainCommand implements Callable<Integer> {
             description = "Seed of the data order, flips, timesteps and noise (default: ${DEFAULT-VALUE}).")
     long seed;
 
+    @Option(names = "--reinit",
+            description = "Re-initialise the model's weights before training (PyTorch's default initialisation by "
+                    + "layer, seeded by --seed): train the architecture from scratch.")
+    boolean reinit;
+
     @Option(names = "--flip", description = "Flip images horizontally at random (image folders).")
     boolean flip;
 
@@ -151,6 +157,13 @@ final class TrainCommand implements Callable<Integer> {
                     throw new UsageException(folder.location() + " has no scheduler_config.json: it is not a denoiser");
                 }
                 module = folder.loadModule(dev);
+                if (reinit) {
+                    try {
+                        Initializers.reinit(module, seed);
+                    } catch (IllegalArgumentException e) {
+                        throw new UsageException("--reinit: " + e.getMessage());
+                    }
+                }
                 try {
                     trainer = new Trainer(module, folder.schedulerConfig(), folder.spec(), config());
                 } catch (IllegalArgumentException e) {
@@ -193,6 +206,9 @@ final class TrainCommand implements Callable<Integer> {
         }
         if (keep < 1) {
             throw new UsageException("--keep must be >= 1, got " + keep);
+        }
+        if (reinit && resume != null) {
+            throw new UsageException("--reinit starts from new weights; it cannot be combined with --resume");
         }
         if (model == null && resume == null) {
             throw new UsageException("--model NAME|DIR is required (or --resume DIR)");

@@ -130,6 +130,45 @@ class TrainCommandTest {
     }
 
     @Test
+    void reinitTrainsFromFreshSeededWeights() throws IOException {
+        Path data = toyData();
+        Path a = tmp.resolve("a");
+        Path b = tmp.resolve("b");
+        runOk("train", "--model", "toy2d", "--reinit", "--seed", "4", "--data", data.toString(), "--steps", "2",
+                "--batch", "16", "--lr", "1e-9", "--out", a.toString());
+        runOk("train", "--model", "toy2d", "--reinit", "--seed", "4", "--data", data.toString(), "--steps", "2",
+                "--batch", "16", "--lr", "1e-9", "--out", b.toString());
+        float[] wa = weights(a);
+        float[] wb = weights(b);
+        assertArrayEquals(wa, wb, "same --seed, same initial weights");
+        float[] trained;
+        try (TorchScriptModule m = ModelFolder.builtin("toy2d").loadModule(Device.CPU);
+             NativeScope scope = new NativeScope()) {
+            List<Tensor> flat = new ArrayList<>();
+            for (Tensor p : m.parameters()) {
+                flat.add(p.detach().reshape(-1));
+            }
+            trained = Tensor.cat(flat, 0).toFloatArray();
+            io.diffusion4j.model.nn.Initializers.reinit(m, 4);
+            List<Tensor> fresh = new ArrayList<>();
+            for (Tensor p : m.parameters()) {
+                fresh.add(p.detach().reshape(-1));
+            }
+            float[] expected = Tensor.cat(fresh, 0).toFloatArray();
+            double maxDiff = 0;
+            for (int i = 0; i < wa.length; i++) {
+                maxDiff = Math.max(maxDiff, Math.abs(wa[i] - expected[i]));
+            }
+            assertTrue(maxDiff < 1e-6, "2 steps at lr 1e-9 from Initializers.reinit(seed 4): max diff " + maxDiff);
+        }
+        double maxFromTrained = 0;
+        for (int i = 0; i < wa.length; i++) {
+            maxFromTrained = Math.max(maxFromTrained, Math.abs(wa[i] - trained[i]));
+        }
+        assertTrue(maxFromTrained > 0.1, "the trained weights are gone: max diff " + maxFromTrained);
+    }
+
+    @Test
     void fineTuneDigitsFromAnImageFolderWithClassSubFolders() throws IOException {
         Random random = new Random(5);
         for (String cls : List.of("ones", "sevens")) {
@@ -222,6 +261,9 @@ class TrainCommandTest {
                 "--out", o), "label_dropout 0.1 needs a class-conditional model");
         assertUsageError(run("train", "--model", "toy2d", "--data", d, "--steps", "5", "--checkpoint-every", "2",
                 "--out", o), "--checkpoint-every needs --checkpoint-dir");
+        assertUsageError(run("train", "--model", "toy2d", "--reinit", "--data", d, "--steps", "5", "--resume",
+                noCheckpoint.toString(), "--out", o), "--reinit starts from new weights; it cannot be combined with "
+                + "--resume");
         assertFalse(Files.exists(tmp.resolve("o")), "no usage error exported anything");
     }
 }

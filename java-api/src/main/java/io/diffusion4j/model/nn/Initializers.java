@@ -21,6 +21,33 @@ public final class Initializers {
     /** What a parameter is, which decides its initialisation. */
     public enum Role { WEIGHT, BIAS, NORM_WEIGHT, NORM_BIAS, EMBEDDING }
 
+    /**
+     * Re-initialises every parameter of {@code model} (a TorchScript module or a Java-built network) from
+     * {@code seed}; see the class comment for the rules.
+     *
+     * @throws IllegalArgumentException naming a parameter whose role cannot be decided
+     */
+    public static void reinit(io.diffusion4j.model.TrainableModel model, long seed) {
+        try (io.diffusion4j.bindings.NativeScope scope = new io.diffusion4j.bindings.NativeScope()) {
+            LinkedHashMap<String, Tensor> named = model.namedParameters();
+            TorchScriptModule ts = io.diffusion4j.model.TrainableModel.torchScriptModule(model);
+            Map<String, Role> roles = ts != null ? roles(ts, named)
+                    : model instanceof NetDenoiser n ? roles(n.network()) : null;
+            if (roles == null) {
+                throw new IllegalArgumentException("cannot tell the parameter roles of " + model.source());
+            }
+            reinit(named, roles, seed);
+        }
+    }
+
+    /** {@link #reinit(io.diffusion4j.model.TrainableModel, long)} for a TorchScript module. */
+    public static void reinit(TorchScriptModule module, long seed) {
+        try (io.diffusion4j.bindings.NativeScope scope = new io.diffusion4j.bindings.NativeScope()) {
+            LinkedHashMap<String, Tensor> named = module.namedParameters();
+            reinit(named, roles(module, named), seed);
+        }
+    }
+
     /** The roles of a Java-built network's parameters, from its layer kinds. */
     public static Map<String, Role> roles(NnModule net) {
         Map<String, Role> out = new LinkedHashMap<>();
