@@ -392,6 +392,40 @@ public final class Tensor implements AutoCloseable {
         }
     }
 
+    /** {@code x * sigmoid(x)} (SiLU / swish). */
+    public Tensor silu() {
+        try {
+            return own(torch.silu(unwrap()));
+        } catch (RuntimeException e) {
+            throw failure("silu", this, null, e);
+        }
+    }
+
+    public Tensor sin() {
+        try {
+            return own(unwrap().sin());
+        } catch (RuntimeException e) {
+            throw failure("sin", this, null, e);
+        }
+    }
+
+    public Tensor cos() {
+        try {
+            return own(unwrap().cos());
+        } catch (RuntimeException e) {
+            throw failure("cos", this, null, e);
+        }
+    }
+
+    /** {@code [B, C*r*r, H, W] -> [B, C, H*r, W*r]} (PyTorch's {@code pixel_shuffle}). */
+    public Tensor pixelShuffle(int factor) {
+        try {
+            return own(torch.pixel_shuffle(unwrap(), factor));
+        } catch (RuntimeException e) {
+            throw failure("pixel_shuffle(" + factor + ")", this, null, e);
+        }
+    }
+
     public Tensor square() {
         try {
             return own(unwrap().square());
@@ -738,6 +772,55 @@ public final class Tensor implements AutoCloseable {
     }
 
     // ---- autograd (training) ------------------------------------------------------------------------------
+
+    /**
+     * Overwrites this tensor (e.g. a parameter) with {@code U(low, high)} draws from {@code generator}, without
+     * recording autograd: the numbers of Python's {@code torch.empty(shape).uniform_(low, high, generator=g)} (drawn
+     * on the CPU, then copied to this tensor's device and dtype). Returns this.
+     */
+    public Tensor uniformInPlace(Generator generator, double low, double high) {
+        if (!(low <= high)) {
+            throw new IllegalArgumentException("uniform needs low <= high, got " + low + ", " + high);
+        }
+        try (PointerScope ignored = new PointerScope(); org.bytedeco.pytorch.NoGradGuard g = new org.bytedeco.pytorch.NoGradGuard()) {
+            org.bytedeco.pytorch.Tensor r = torch.empty(shape(), new TensorOptions(torch.ScalarType.Float),
+                    new org.bytedeco.pytorch.MemoryFormatOptional());
+            r.uniform_(low, high, generator.optional());
+            unwrap().copy_(r);
+            return this;
+        } catch (RuntimeException e) {
+            throw failure("uniform_(" + low + ", " + high + ")", this, null, e);
+        }
+    }
+
+    /**
+     * Overwrites this tensor with {@code N(mean, std^2)} draws from {@code generator}, without recording autograd
+     * (Python's {@code torch.empty(shape).normal_(mean, std, generator=g)}). Returns this.
+     */
+    public Tensor normalInPlace(Generator generator, double mean, double std) {
+        if (!(std >= 0)) {
+            throw new IllegalArgumentException("normal needs std >= 0, got " + std);
+        }
+        try (PointerScope ignored = new PointerScope(); org.bytedeco.pytorch.NoGradGuard g = new org.bytedeco.pytorch.NoGradGuard()) {
+            org.bytedeco.pytorch.Tensor r = torch.empty(shape(), new TensorOptions(torch.ScalarType.Float),
+                    new org.bytedeco.pytorch.MemoryFormatOptional());
+            r.normal_(mean, std, generator.optional());
+            unwrap().copy_(r);
+            return this;
+        } catch (RuntimeException e) {
+            throw failure("normal_(" + mean + ", " + std + ")", this, null, e);
+        }
+    }
+
+    /** Overwrites every element with {@code value}, without recording autograd. Returns this. */
+    public Tensor fillInPlace(double value) {
+        try (PointerScope ignored = new PointerScope(); org.bytedeco.pytorch.NoGradGuard g = new org.bytedeco.pytorch.NoGradGuard()) {
+            unwrap().fill_(new org.bytedeco.pytorch.Scalar(value));
+            return this;
+        } catch (RuntimeException e) {
+            throw failure("fill_(" + value + ")", this, null, e);
+        }
+    }
 
     /** Turns gradient recording for this (leaf) tensor on or off, in place; returns this. */
     public Tensor requiresGrad(boolean on) {

@@ -270,6 +270,49 @@ public final class TorchScriptModule implements AutoCloseable {
     }
 
     /**
+     * The module's parameters by their dotted names ({@code conv_in.weight}, as Python's {@code named_parameters()}
+     * names them), in module order; handles as in {@link #parameters()}.
+     */
+    public java.util.LinkedHashMap<String, Tensor> namedParameters() {
+        try (PointerScope ignored = new PointerScope()) {
+            org.bytedeco.pytorch.named_parameter_list pl = handle().named_parameters(true);
+            java.util.LinkedHashMap<String, Tensor> out = new java.util.LinkedHashMap<>();
+            for (org.bytedeco.pytorch.named_parameter_iterator it = pl.begin(); it.notEquals(pl.end());
+                 it = it.increment()) {
+                org.bytedeco.pytorch.NamedTensor nt = it.access();
+                out.put(nt.name().getString(), Tensor.own(new org.bytedeco.pytorch.Tensor(nt.value())));
+            }
+            return out;
+        }
+    }
+
+    /**
+     * The TorchScript class name of every submodule by its dotted name (the root as {@code ""}), e.g.
+     * {@code time_mlp.0 -> __torch__.torch.nn.modules.linear.Linear}: what kind of layer owns a parameter.
+     */
+    public java.util.Map<String, String> submoduleTypes() {
+        try (PointerScope ignored = new PointerScope()) {
+            java.util.LinkedHashMap<String, String> out = new java.util.LinkedHashMap<>();
+            collectTypes(handle(), "", out);
+            return out;
+        } catch (RuntimeException e) {
+            throw new NativeOperationException("cannot list the submodules of " + source + ": "
+                    + NativeErrors.summary(e), e);
+        }
+    }
+
+    private static void collectTypes(JitModule m, String prefix, java.util.Map<String, String> out) {
+        out.put(prefix, m.type().str().getString());
+        org.bytedeco.pytorch.named_module_list children = m.named_children();
+        for (org.bytedeco.pytorch.named_module_iterator it = children.begin(); it.notEquals(children.end());
+             it = it.increment()) {
+            org.bytedeco.pytorch.NamedJitModule c = it.access();
+            String name = c.name().getString();
+            collectTypes(c.value(), prefix.isEmpty() ? name : prefix + "." + name, out);
+        }
+    }
+
+    /**
      * Writes the module as a TorchScript file that Python's {@code torch.jit.load} reads. The file is written to a
      * temporary sibling and renamed, so an interrupted save never leaves a broken file at {@code file}.
      */

@@ -11,6 +11,14 @@ import io.diffusion4j.bindings.TorchScriptModule;
 import io.diffusion4j.model.ModelFolder;
 import io.diffusion4j.model.ModelNotFoundException;
 import io.diffusion4j.model.ModelSpec;
+import io.diffusion4j.model.nn.Architecture;
+import io.diffusion4j.model.nn.Initializers;
+import io.diffusion4j.model.nn.NetDenoiser;
+import io.diffusion4j.model.nn.Networks;
+import io.diffusion4j.image.ValueRange;
+import io.diffusion4j.scheduler.PredictionType;
+import io.diffusion4j.scheduler.SchedulerConfig;
+import java.util.List;
 import io.diffusion4j.training.Checkpoints;
 import io.diffusion4j.training.DataParallel;
 import io.diffusion4j.training.LocalLauncher;
@@ -54,8 +62,32 @@ final class TrainCommand implements Callable<Integer> {
     CommandSpec spec;
 
     @Option(names = {"-m", "--model"}, paramLabel = "NAME|DIR",
-            description = "A built-in model or a model folder to fine-tune (not needed with --resume).")
+            description = "A built-in model or a model folder to fine-tune (not needed with --resume or --arch).")
     String model;
+
+    @Option(names = "--arch", paramLabel = "mlp|unet",
+            description = "Train a new Java-built network instead of a model.pt: mlp (any sample shape, e.g. 2-D points) "
+                    + "or unet ([C, H, W] images, class-conditional with a null class when the data has labels). "
+                    + "Exported as weights.pt (a PyTorch state dict) + its architecture in diffusion4j.json.")
+    String arch;
+
+    @Option(names = "--sample-shape", paramLabel = "D[,D...]",
+            description = "Sample shape for --arch, e.g. 2 or 1,8,8 (default: a tensor file's; required for an image "
+                    + "folder).")
+    String sampleShape;
+
+    @Option(names = "--width", paramLabel = "N",
+            description = "--arch width: hidden units (mlp, default 128) or base channels (unet, default 32).")
+    Integer width;
+
+    @Option(names = "--depth", paramLabel = "N",
+            description = "--arch depth: hidden layers (mlp, default 3) or middle ResBlocks (unet, default 2).")
+    Integer depth;
+
+    @Option(names = "--prediction-type", paramLabel = "T", defaultValue = "epsilon",
+            description = "What a new --arch network predicts: epsilon, v_prediction or sample (default: "
+                    + "${DEFAULT-VALUE}); its scheduler is DDPM, 1000 steps, linear betas 1e-4..0.02.")
+    String predictionType;
 
     @Option(names = "--data", required = true, paramLabel = "DIR|FILE.pt",
             description = "A tensor file [N, ...sample shape] in the model's value range, or a folder of PNG/JPEG "
@@ -74,8 +106,32 @@ final class TrainCommand implements Callable<Integer> {
     int batch;
 
     @Option(names = "--lr", paramLabel = "LR", defaultValue = "1e-4",
-            description = "Learning rate, AdamW (default: ${DEFAULT-VALUE}).")
+            description = "Peak learning rate (default: ${DEFAULT-VALUE}).")
     double lr;
+
+    @Option(names = "--lr-schedule", paramLabel = "S", defaultValue = "constant",
+            description = "constant or cosine (decay to 0 at --steps) after the warm-up (default: ${DEFAULT-VALUE}).")
+    String lrSchedule;
+
+    @Option(names = "--warmup-steps", paramLabel = "N", defaultValue = "0",
+            description = "Linear learning-rate warm-up over the first N steps (default: ${DEFAULT-VALUE}).")
+    int warmupSteps;
+
+    @Option(names = "--optimizer", paramLabel = "O", defaultValue = "adamw",
+            description = "adamw, adam or sgd (default: ${DEFAULT-VALUE}).")
+    String optimizer;
+
+    @Option(names = "--weight-decay", paramLabel = "W", defaultValue = "1e-2",
+            description = "Weight decay: decoupled for adamw, L2 for adam and sgd (default: ${DEFAULT-VALUE}).")
+    double weightDecay;
+
+    @Option(names = "--offset-noise", paramLabel = "S", defaultValue = "0",
+            description = "Offset-noise strength: noise += S * randn[B, C, 1, 1] (default: off).")
+    double offsetNoise;
+
+    @Option(names = "--metrics-csv", paramLabel = "FILE",
+            description = "Write step,loss,lr,grad_norm,seconds for every step to FILE (CSV).")
+    Path metricsCsv;
 
     @Option(names = "--ema", paramLabel = "DECAY", defaultValue = "0",
             description = "Keep an EMA of the weights with this decay, exported instead of the raw weights (default: off).")
@@ -100,6 +156,11 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--seed", paramLabel = "S", defaultValue = "0",
             description = "Seed of the data order, flips, timesteps and noise (default: ${DEFAULT-VALUE}).")
     long seed;
+
+    @Option(names = "--reinit",
+            description = "Re-initialise the model's weights before training (PyTorch's default initialisation by "
+                    + "layer, seeded by --seed): train the architecture from scratch.")
+    boolean reinit;
 
     @Option(names = "--flip", description = "Flip images horizontally at random (image folders).")
     boolean flip;
@@ -188,24 +249,34 @@ final class TrainCommand implements Callable<Integer> {
         try {
             if (resume != null) {
                 trainer = resumed(folder, dev);
+            } else if (arch != null) {
+                trainer = newNetwork(dev);
             } else {
                 if (folder.schedulerConfig() == null) {
                     throw new UsageException(folder.location() + " has no scheduler_config.json: it is not a denoiser");
                 }
                 module = folder.loadModule(dev);
+                if (reinit) {
+                    try {
+                        Initializers.reinit(module, seed);
+                    } catch (IllegalArgumentException e) {
+                        throw new UsageException("--reinit: " + e.getMessage());
+                    }
+                }
                 try {
                     trainer = new Trainer(module, folder.schedulerConfig(), folder.spec(), config());
                 } catch (IllegalArgumentException e) {
                     throw new UsageException(e.getMessage());
                 }
             }
+            String name = folder != null ? folder.location() : resume != null ? resume.toString()
+                    : "a new " + arch + " network";
             if (dist == null) {
-                train(trainer, folder != null ? folder.location() : resume.toString(), stdout, null);
+                train(trainer, name, stdout, null);
             } else {
                 try (ProcessGroup group = ProcessGroup.join(dist)) {
                     trainer.distribute(DataParallel.over(group));
-                    train(trainer, folder != null ? folder.location() : resume.toString(),
-                            group.isMain() ? stdout : new PrintWriter(java.io.Writer.nullWriter()),
+                    train(trainer, name, group.isMain() ? stdout : new PrintWriter(java.io.Writer.nullWriter()),
                             trainer.dataParallel());
                 }
             }
@@ -215,6 +286,9 @@ final class TrainCommand implements Callable<Integer> {
             }
             if (module != null) {
                 module.close();
+            }
+            if (ownedNetwork != null) {
+                ownedNetwork.close();
             }
         }
         return 0;
@@ -245,8 +319,57 @@ final class TrainCommand implements Callable<Integer> {
         if (keep < 1) {
             throw new UsageException("--keep must be >= 1, got " + keep);
         }
-        if (model == null && resume == null) {
-            throw new UsageException("--model NAME|DIR is required (or --resume DIR)");
+        if (reinit && resume != null) {
+            throw new UsageException("--reinit starts from new weights; it cannot be combined with --resume");
+        }
+        if (arch != null && !arch.equals("mlp") && !arch.equals("unet")) {
+            throw new UsageException("--arch must be mlp or unet, got " + arch);
+        }
+        if (arch != null && (model != null || resume != null)) {
+            throw new UsageException("--arch builds a new network; it cannot be combined with "
+                    + (model != null ? "--model" : "--resume"));
+        }
+        if (arch == null && (sampleShape != null || width != null || depth != null
+                || spec.commandLine().getParseResult().hasMatchedOption("--prediction-type"))) {
+            throw new UsageException("--sample-shape, --width, --depth and --prediction-type describe a new --arch "
+                    + "network");
+        }
+        if (width != null && width < 1 || depth != null && depth < 0) {
+            throw new UsageException("--width must be >= 1 and --depth >= 0, got " + width + " and " + depth);
+        }
+        if (model == null && resume == null && arch == null) {
+            throw new UsageException("--model NAME|DIR is required (or --resume DIR, or --arch mlp|unet)");
+        }
+        if (!lrSchedule.equals("constant") && !lrSchedule.equals("cosine")) {
+            throw new UsageException("--lr-schedule must be constant or cosine, got " + lrSchedule);
+        }
+        if (warmupSteps < 0) {
+            throw new UsageException("--warmup-steps must be >= 0, got " + warmupSteps);
+        }
+        if (lrSchedule.equals("cosine") && warmupSteps >= steps) {
+            throw new UsageException("--warmup-steps " + warmupSteps + " leaves no steps to decay: with --lr-schedule "
+                    + "cosine it must be less than --steps " + steps);
+        }
+        if (!optimizer.equals("adamw") && !optimizer.equals("adam") && !optimizer.equals("sgd")) {
+            throw new UsageException("--optimizer must be adamw, adam or sgd, got " + optimizer);
+        }
+        if (!(weightDecay >= 0) || Double.isInfinite(weightDecay)) {
+            throw new UsageException("--weight-decay must be >= 0, got " + weightDecay);
+        }
+        if (!(offsetNoise >= 0) || Double.isInfinite(offsetNoise)) {
+            throw new UsageException("--offset-noise must be >= 0, got " + offsetNoise);
+        }
+        if (!(gradClip >= 0) || Double.isInfinite(gradClip)) {
+            throw new UsageException("--grad-clip must be >= 0 (0 = off), got " + gradClip);
+        }
+        if (metricsCsv != null) {
+            Path parent = metricsCsv.toAbsolutePath().getParent();
+            if (parent != null && !Files.isDirectory(parent)) {
+                throw new UsageException("--metrics-csv " + metricsCsv + ": folder " + parent + " does not exist");
+            }
+            if (Files.isDirectory(metricsCsv)) {
+                throw new UsageException("--metrics-csv " + metricsCsv + " is a folder; give a file name");
+            }
         }
         if (!Files.exists(data)) {
             throw new UsageException("--data " + data + ": no such file or folder");
@@ -351,6 +474,9 @@ final class TrainCommand implements Callable<Integer> {
     private TrainingConfig config() {
         try {
             return TrainingConfig.builder().learningRate(lr).emaDecay(ema).minSnrGamma(minSnr)
+                    .lrSchedule(TrainingConfig.LrSchedule.valueOf(lrSchedule.toUpperCase(java.util.Locale.ROOT)))
+                    .lrWarmupSteps(warmupSteps).weightDecay(weightDecay).offsetNoise(offsetNoise)
+                    .optimizer(TrainingConfig.OptimizerType.valueOf(optimizer.toUpperCase(java.util.Locale.ROOT)))
                     .labelDropout(labelDropout).gradientClipNorm(gradClip).gradientAccumulation(accumulate).seed(seed)
                     .keepCheckpoints(keep).totalSteps(steps).build();
         } catch (IllegalArgumentException e) {
@@ -376,6 +502,11 @@ final class TrainCommand implements Callable<Integer> {
             same(given, "--grad-clip", gradClip, c.gradientClipNorm(), "gradient_clip_norm");
             same(given, "--accumulate", accumulate, c.gradientAccumulation(), "gradient_accumulation");
             same(given, "--seed", seed, c.seed(), "seed");
+            same(given, "--warmup-steps", warmupSteps, c.lrWarmupSteps(), "lr_warmup_steps");
+            same(given, "--weight-decay", weightDecay, c.weightDecay(), "weight_decay");
+            same(given, "--offset-noise", offsetNoise, c.offsetNoise(), "offset_noise");
+            sameName(given, "--optimizer", optimizer, c.optimizer().name(), "optimizer");
+            sameName(given, "--lr-schedule", lrSchedule, c.lrSchedule().name(), "lr_schedule");
             same(given, "--keep", keep, c.keepCheckpoints(), "keep_checkpoints");
             if (folder != null && folder.spec() != null && t.spec() != null && !folder.spec().equals(t.spec())) {
                 throw new UsageException("--resume " + resume + " is a checkpoint of model '" + t.spec().name()
@@ -391,6 +522,88 @@ final class TrainCommand implements Callable<Integer> {
             throw e;
         }
     }
+
+    private static void sameName(ParseResult given, String option, String value, String saved, String key) {
+        if (given.hasMatchedOption(option) && !value.equalsIgnoreCase(saved)) {
+            throw new UsageException(option + " " + value + " differs from the checkpoint's " + key + " "
+                    + saved.toLowerCase(java.util.Locale.ROOT) + "; a resumed run keeps its settings");
+        }
+    }
+
+    /** A trainer of a new Java-built network ({@code --arch}), its spec from the options and the data. */
+    private Trainer newNetwork(Device dev) throws IOException {
+        long[] shape = null;
+        if (sampleShape != null) {
+            try {
+                shape = Arrays.stream(sampleShape.split(",")).mapToLong(x -> Long.parseLong(x.trim())).toArray();
+            } catch (NumberFormatException e) {
+                throw new UsageException("--sample-shape must be sizes separated by commas, e.g. 1,8,8, got "
+                        + sampleShape);
+            }
+            if (Arrays.stream(shape).anyMatch(d -> d < 1)) {
+                throw new UsageException("--sample-shape sizes must be >= 1, got " + sampleShape);
+            }
+        }
+        int classes = 0;
+        if (Files.isDirectory(data)) {
+            if (shape == null) {
+                throw new UsageException("--arch with an image folder needs --sample-shape C,H,W (the size images are "
+                        + "resized to)");
+            }
+            if (shape.length == 3) {
+                try (var dirs = Files.list(data)) {
+                    classes = (int) dirs.filter(Files::isDirectory).count();
+                }
+            }
+        } else {
+            try {
+                TensorFileDataset probe = TensorFileDataset.read(data, labels);
+                if (shape == null) {
+                    shape = probe.sampleShape();
+                } else {
+                    probe.requireSampleShape(shape, "--sample-shape");
+                }
+                classes = probe.labeled() ? probe.numClasses() : 0;
+            } catch (DatasetException | io.diffusion4j.bindings.TensorFileException e) {
+                throw new UsageException("--data: " + e.getMessage());
+            }
+        }
+        Architecture a;
+        try {
+            a = arch.equals("mlp")
+                    ? Architecture.mlp(shape, width != null ? width : 128, depth != null ? depth : 3, 32)
+                    : Architecture.unet(shape, width != null ? width : 32, depth != null ? depth : 2,
+                            2 * (width != null ? width : 32), classes);
+        } catch (IllegalArgumentException e) {
+            throw new UsageException("--arch " + arch + ": " + e.getMessage());
+        }
+        if (arch.equals("mlp") && labels != null) {
+            throw new UsageException("--arch mlp is unconditional: drop --labels (or use --arch unet)");
+        }
+        PredictionType pt;
+        try {
+            pt = PredictionType.fromConfigName(predictionType);
+        } catch (IllegalArgumentException e) {
+            throw new UsageException("--prediction-type must be epsilon, v_prediction or sample, got "
+                    + predictionType);
+        }
+        boolean images = arch.equals("unet");
+        String name = out.toAbsolutePath().getFileName().toString();
+        ModelSpec modelSpec = new ModelSpec(name, "denoiser", shape, images ? new ValueRange(-1, 1) : null,
+                a.isConditional() ? List.of("sample", "timestep", "class_labels") : List.of("sample", "timestep"),
+                DType.INT64, a.numClasses(), a.nullClassId());
+        SchedulerConfig sc = SchedulerConfig.builder().className("DDPMScheduler").predictionType(pt)
+                .clipSample(images).build();
+        TrainingConfig c = config();
+        ownedNetwork = Networks.build(a, dev, seed);   // closed in call()
+        try {
+            return new Trainer(ownedNetwork, sc, modelSpec, c);
+        } catch (IllegalArgumentException e) {
+            throw new UsageException(e.getMessage());
+        }
+    }
+
+    private NetDenoiser ownedNetwork;
 
     private static void same(ParseResult given, String option, double value, double saved, String key) {
         if (given.hasMatchedOption(option) && value != saved) {
@@ -433,8 +646,7 @@ final class TrainCommand implements Callable<Integer> {
         int rankHere = dp == null ? 0 : dp.rank();
         ModelSpec modelSpec = trainer.spec();
         Dataset ds = dataset(modelSpec, trainer.config().seed());
-        boolean conditional = modelSpec != null ? modelSpec.isConditional()
-                : trainer.module().forwardArguments().size() == 3;
+        boolean conditional = trainer.model().isConditional();
         long nullClass = -1;
         if (ds.labeled() && !conditional) {
             throw new UsageException(modelName + " is unconditional: it takes no class labels (drop "
@@ -456,13 +668,22 @@ final class TrainCommand implements Callable<Integer> {
         stdout.printf("training %s on %s (%d examples%s) on %s: steps %d..%d, batch %s, lr %s%s%n", modelName, data,
                 ds.size(), ds.labeled() ? ", " + ds.numClasses() + " classes"
                         : nullClass >= 0 ? ", all as the null class " + nullClass : "",
-                trainer.module().device(), first + 1, steps,
+                trainer.model().device(), first + 1, steps,
                 world == 1 ? Integer.toString(batch) : batch + " (" + world + " ranks x " + batch / world + ")",
                 c.learningRate(), c.emaEnabled() ? ", EMA " + c.emaDecay() : "");
         stdout.flush();
         int every = Math.max(1, steps / 10);
         Path lastSaved = null;
-        try (BatchLoader loader = new BatchLoader(ds, batch / world, c.seed(), first, rankHere, world)) {
+        long runStart = System.nanoTime();
+        Path csv = rankHere == 0 ? metricsCsv : null; // one metrics file, written by rank 0
+        boolean appendMetrics = csv != null && first > 0 && Files.isRegularFile(csv);
+        try (BatchLoader loader = new BatchLoader(ds, batch / world, c.seed(), first, rankHere, world);
+             PrintWriter metrics = csv == null ? null : new PrintWriter(Files.newBufferedWriter(csv,
+                     appendMetrics ? new java.nio.file.OpenOption[] {java.nio.file.StandardOpenOption.APPEND}
+                             : new java.nio.file.OpenOption[0]))) {
+            if (metrics != null && !appendMetrics) {
+                metrics.println("step,loss,lr,grad_norm,seconds");
+            }
             double lossSum = 0;
             int lossCount = 0;
             long t0 = System.nanoTime();
@@ -474,7 +695,14 @@ final class TrainCommand implements Callable<Integer> {
                     Batch b = loader.next();
                     Tensor l = b.labels() != null ? b.labels()
                             : nullClass >= 0 ? Tensor.full(nullClass, DType.INT64, Device.CPU, b.size()) : null;
-                    lossSum += trainer.step(b.x0(), l);
+                    double loss = trainer.step(b.x0(), l);
+                    lossSum += loss;
+                    if (metrics != null) {
+                        metrics.printf(java.util.Locale.ROOT, "%d,%.8g,%.8g,%s,%.3f%n", s + 1, loss,
+                                trainer.lastLearningRate(), Double.isNaN(trainer.lastGradNorm()) ? ""
+                                        : String.format(java.util.Locale.ROOT, "%.8g", trainer.lastGradNorm()),
+                                (System.nanoTime() - runStart) / 1e9);
+                    }
                     lossCount++;
                     stepsSince++;
                 }

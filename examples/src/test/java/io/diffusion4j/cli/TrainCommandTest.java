@@ -130,6 +130,101 @@ class TrainCommandTest {
     }
 
     @Test
+    void trainAJavaMlpWithoutAnyPythonModelAndSampleIt() throws IOException {
+        Path data = toyData();
+        Path out = tmp.resolve("mlp-out");
+        Path csv = tmp.resolve("metrics.csv");
+        Result r = runOk("train", "--arch", "mlp", "--data", data.toString(), "--steps", "12", "--batch", "32",
+                "--lr", "2e-3", "--lr-schedule", "cosine", "--warmup-steps", "2", "--optimizer", "adam",
+                "--weight-decay", "0", "--grad-clip", "1", "--metrics-csv", csv.toString(), "--out", out.toString());
+        assertTrue(r.out().contains("training a new mlp network"), r.out());
+        List<String> rows = Files.readAllLines(csv);
+        assertEquals("step,loss,lr,grad_norm,seconds", rows.get(0));
+        assertEquals(13, rows.size(), "a row per step");
+        String[] first = rows.get(1).split(",");
+        assertEquals("1", first[0]);
+        assertEquals(1e-3, Double.parseDouble(first[2]), 1e-12, "warm-up: step 1 of 2 at half the lr");
+        assertTrue(Double.parseDouble(first[3]) > 0, "grad norm is logged when clipping");
+        String[] last = rows.get(12).split(",");
+        double cosine = 2e-3 * 0.5 * (1 + Math.cos(Math.PI * 9 / 10.0));
+        assertEquals(cosine, Double.parseDouble(last[2]), 1e-9, "cosine lr at step 12");
+        String spec = Files.readString(out.resolve("diffusion4j.json"));
+        assertTrue(spec.contains("\"architecture\"") && spec.contains("\"mlp\""), spec);
+        assertTrue(spec.contains("\"optimizer\" : \"adam\""), spec);
+        assertTrue(Files.isRegularFile(out.resolve("weights.pt")));
+        assertFalse(Files.exists(out.resolve("model.pt")));
+        Path x = tmp.resolve("x.pt");
+        runOk("sample", "--model", out.toString(), "--scheduler", "ddim", "--steps", "5", "--batch", "4",
+                "--save-tensor", x.toString());
+        try (NativeScope scope = new NativeScope()) {
+            Tensor samples = TensorFiles.read(x);
+            assertArrayEquals(new long[] {4, 2}, samples.shape());
+            assertTrue(samples.allFinite());
+        }
+    }
+
+    @Test
+    void trainAJavaUNetOnLabelledImagesWithTheNullClass() throws IOException {
+        Path data = tmp.resolve("digits.pt");
+        Path labels = tmp.resolve("labels.pt");
+        try (NativeScope scope = new NativeScope()) {
+            TensorFiles.write(data, TensorFiles.readResource("io/diffusion4j/reference/training/digits_data.pt")
+                    .narrow(0, 0, 64));
+            TensorFiles.write(labels, TensorFiles.readResource("io/diffusion4j/reference/training/digits_labels.pt")
+                    .narrow(0, 0, 64));
+        }
+        Path out = tmp.resolve("unet-out");
+        runOk("train", "--arch", "unet", "--width", "16", "--depth", "1", "--data", data.toString(), "--labels",
+                labels.toString(), "--label-dropout", "0.2", "--steps", "3", "--batch", "8", "--offset-noise", "0.1",
+                "--optimizer", "sgd", "--lr", "1e-3", "--out", out.toString());
+        String spec = Files.readString(out.resolve("diffusion4j.json"));
+        assertTrue(spec.contains("\"null_class_id\" : 10") && spec.contains("\"unet\""), spec);
+        Path png = tmp.resolve("g.png");
+        runOk("sample", "--model", out.toString(), "--class", "3", "--guidance", "2", "--scheduler", "ddim", "--steps",
+                "4", "--batch", "2", "--out", png.toString());
+        assertTrue(Files.size(png) > 0);
+    }
+
+    @Test
+    void reinitTrainsFromFreshSeededWeights() throws IOException {
+        Path data = toyData();
+        Path a = tmp.resolve("a");
+        Path b = tmp.resolve("b");
+        runOk("train", "--model", "toy2d", "--reinit", "--seed", "4", "--data", data.toString(), "--steps", "2",
+                "--batch", "16", "--lr", "1e-9", "--out", a.toString());
+        runOk("train", "--model", "toy2d", "--reinit", "--seed", "4", "--data", data.toString(), "--steps", "2",
+                "--batch", "16", "--lr", "1e-9", "--out", b.toString());
+        float[] wa = weights(a);
+        float[] wb = weights(b);
+        assertArrayEquals(wa, wb, "same --seed, same initial weights");
+        float[] trained;
+        try (TorchScriptModule m = ModelFolder.builtin("toy2d").loadModule(Device.CPU);
+             NativeScope scope = new NativeScope()) {
+            List<Tensor> flat = new ArrayList<>();
+            for (Tensor p : m.parameters()) {
+                flat.add(p.detach().reshape(-1));
+            }
+            trained = Tensor.cat(flat, 0).toFloatArray();
+            io.diffusion4j.model.nn.Initializers.reinit(m, 4);
+            List<Tensor> fresh = new ArrayList<>();
+            for (Tensor p : m.parameters()) {
+                fresh.add(p.detach().reshape(-1));
+            }
+            float[] expected = Tensor.cat(fresh, 0).toFloatArray();
+            double maxDiff = 0;
+            for (int i = 0; i < wa.length; i++) {
+                maxDiff = Math.max(maxDiff, Math.abs(wa[i] - expected[i]));
+            }
+            assertTrue(maxDiff < 1e-6, "2 steps at lr 1e-9 from Initializers.reinit(seed 4): max diff " + maxDiff);
+        }
+        double maxFromTrained = 0;
+        for (int i = 0; i < wa.length; i++) {
+            maxFromTrained = Math.max(maxFromTrained, Math.abs(wa[i] - trained[i]));
+        }
+        assertTrue(maxFromTrained > 0.1, "the trained weights are gone: max diff " + maxFromTrained);
+    }
+
+    @Test
     void fineTuneDigitsFromAnImageFolderWithClassSubFolders() throws IOException {
         Random random = new Random(5);
         for (String cls : List.of("ones", "sevens")) {
@@ -222,6 +317,43 @@ class TrainCommandTest {
                 "--out", o), "label_dropout 0.1 needs a class-conditional model");
         assertUsageError(run("train", "--model", "toy2d", "--data", d, "--steps", "5", "--checkpoint-every", "2",
                 "--out", o), "--checkpoint-every needs --checkpoint-dir");
+        assertUsageError(run("train", "--model", "toy2d", "--reinit", "--data", d, "--steps", "5", "--resume",
+                noCheckpoint.toString(), "--out", o), "--reinit starts from new weights; it cannot be combined with "
+                + "--resume");
+        String[] base = {"train", "--model", "toy2d", "--data", d, "--steps", "5", "--out", o};
+        assertUsageError(run(plus(base, "--lr-schedule", "linear")), "--lr-schedule must be constant or cosine, "
+                + "got linear");
+        assertUsageError(run(plus(base, "--warmup-steps", "-1")), "--warmup-steps must be >= 0, got -1");
+        assertUsageError(run(plus(base, "--lr-schedule", "cosine", "--warmup-steps", "5")),
+                "--warmup-steps 5 leaves no steps to decay");
+        assertUsageError(run(plus(base, "--optimizer", "rmsprop")), "--optimizer must be adamw, adam or sgd, got "
+                + "rmsprop");
+        assertUsageError(run(plus(base, "--weight-decay", "-0.1")), "--weight-decay must be >= 0, got -0.1");
+        assertUsageError(run(plus(base, "--offset-noise", "-1")), "--offset-noise must be >= 0, got -1.0");
+        assertUsageError(run(plus(base, "--grad-clip", "-1")), "--grad-clip must be >= 0 (0 = off), got -1.0");
+        assertUsageError(run(plus(base, "--metrics-csv", tmp.resolve("no/such/m.csv").toString())),
+                "--metrics-csv", "does not exist");
+        assertUsageError(run(plus(base, "--metrics-csv", tmp.toString())), "is a folder; give a file name");
+        assertUsageError(run("train", "--arch", "cnn", "--data", d, "--steps", "5", "--out", o),
+                "--arch must be mlp or unet, got cnn");
+        assertUsageError(run("train", "--arch", "mlp", "--model", "toy2d", "--data", d, "--steps", "5", "--out", o),
+                "--arch builds a new network; it cannot be combined with --model");
+        assertUsageError(run("train", "--arch", "unet", "--data", d, "--steps", "5", "--out", o),
+                "--arch unet: the unet architecture takes [C, H, W] samples");
+        assertUsageError(run("train", "--arch", "mlp", "--sample-shape", "3", "--data", d, "--steps", "5", "--out", o),
+                "holds samples of shape [2], but --sample-shape takes [3]");
+        assertUsageError(run("train", "--arch", "mlp", "--sample-shape", "2x2", "--data", d, "--steps", "5", "--out",
+                o), "--sample-shape must be sizes separated by commas");
+        assertUsageError(run("train", "--arch", "mlp", "--prediction-type", "x0", "--data", d, "--steps", "5", "--out",
+                o), "--prediction-type must be epsilon, v_prediction or sample, got x0");
+        assertUsageError(run(plus(base, "--width", "64")), "--sample-shape, --width, --depth and --prediction-type "
+                + "describe a new --arch network");
         assertFalse(Files.exists(tmp.resolve("o")), "no usage error exported anything");
+    }
+
+    private static String[] plus(String[] a, String... b) {
+        String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
     }
 }

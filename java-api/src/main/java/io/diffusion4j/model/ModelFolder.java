@@ -14,6 +14,9 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import io.diffusion4j.model.nn.Architecture;
+import io.diffusion4j.model.nn.NetDenoiser;
+import io.diffusion4j.model.nn.Networks;
 
 /**
  * A model folder: {@code model.pt} (TorchScript), {@code scheduler_config.json} (diffusers) and, optionally,
@@ -29,13 +32,16 @@ public final class ModelFolder {
     private final String resourceDir;
     private final SchedulerConfig schedulerConfig;
     private final ModelSpec spec;
+    private final Architecture architecture;
 
-    private ModelFolder(String location, Path dir, String resourceDir, SchedulerConfig schedulerConfig, ModelSpec spec) {
+    private ModelFolder(String location, Path dir, String resourceDir, SchedulerConfig schedulerConfig, ModelSpec spec,
+                        Architecture architecture) {
         this.location = location;
         this.dir = dir;
         this.resourceDir = resourceDir;
         this.schedulerConfig = schedulerConfig;
         this.spec = spec;
+        this.architecture = architecture;
     }
 
     /**
@@ -60,16 +66,76 @@ public final class ModelFolder {
         if (!Files.isDirectory(dir)) {
             throw new ModelFolderException("model folder not found: " + dir.toAbsolutePath());
         }
-        Path model = dir.resolve(MODEL_FILE);
-        if (!Files.isRegularFile(model)) {
-            throw new ModelFolderException(dir + ": " + MODEL_FILE + " is missing (a TorchScript file written by "
-                    + "torch.jit.save)");
-        }
         Path sched = dir.resolve(SCHEDULER_FILE);
         SchedulerConfig config = Files.isRegularFile(sched) ? SchedulerConfig.read(sched) : null;
         Path specFile = dir.resolve(ModelSpec.FILE_NAME);
         ModelSpec spec = Files.isRegularFile(specFile) ? ModelSpec.read(specFile) : null;
-        return new ModelFolder(dir.toString(), dir, null, config, spec);
+        Architecture architecture = Files.isRegularFile(specFile) ? readArchitecture(specFile) : null;
+        if (architecture == null && !Files.isRegularFile(dir.resolve(MODEL_FILE))) {
+            throw new ModelFolderException(dir + ": " + MODEL_FILE + " is missing (a TorchScript file written by "
+                    + "torch.jit.save, or " + NetDenoiser.WEIGHTS_FILE + " with an architecture in "
+                    + ModelSpec.FILE_NAME + ")");
+        }
+        if (architecture != null && !Files.isRegularFile(dir.resolve(NetDenoiser.WEIGHTS_FILE))) {
+            throw new ModelFolderException(dir + ": " + NetDenoiser.WEIGHTS_FILE + " is missing (the weights of the "
+                    + architecture.type().name().toLowerCase(java.util.Locale.ROOT) + " architecture that "
+                    + ModelSpec.FILE_NAME + " describes)");
+        }
+        return new ModelFolder(dir.toString(), dir, null, config, spec, architecture);
+    }
+
+    /** The {@code architecture} of a {@code diffusion4j.json}, or null when it has none. */
+    static Architecture readArchitecture(Path specFile) throws IOException {
+        com.fasterxml.jackson.databind.JsonNode root;
+        try {
+            root = new com.fasterxml.jackson.databind.ObjectMapper().readTree(Files.readString(specFile));
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new ModelFolderException(specFile + ": not valid JSON", e);
+        }
+        com.fasterxml.jackson.databind.JsonNode a = root == null ? null : root.get("architecture");
+        if (a == null || a.isNull()) {
+            return null;
+        }
+        try {
+            return Architecture.fromJson(a);
+        } catch (IllegalArgumentException e) {
+            throw new ModelFolderException(specFile + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * The trainable model of a model folder or checkpoint {@code dir}: a Java-built network when
+     * {@code diffusion4j.json} has an {@code architecture} (weights from {@code weights.pt}), otherwise the
+     * TorchScript {@code model.pt}. The caller owns (closes) it.
+     */
+    public static TrainableModel loadTrainable(Path dir, ModelSpec spec, Device device) throws IOException {
+        Path specFile = dir.resolve(ModelSpec.FILE_NAME);
+        Architecture a = Files.isRegularFile(specFile) ? readArchitecture(specFile) : null;
+        if (a != null) {
+            Path weights = dir.resolve(NetDenoiser.WEIGHTS_FILE);
+            if (!Files.isRegularFile(weights)) {
+                throw new ModelFolderException(dir + ": " + NetDenoiser.WEIGHTS_FILE + " is missing");
+            }
+            return Networks.load(a, weights, device);
+        }
+        Path model = dir.resolve(MODEL_FILE);
+        if (!Files.isRegularFile(model)) {
+            throw new ModelFolderException(dir + ": " + MODEL_FILE + " is missing");
+        }
+        return TrainableModel.of(TorchScriptModule.load(model, device), spec, true);
+    }
+
+    /** The architecture of a folder holding a Java-built network, or null for a TorchScript model. */
+    public Architecture architecture() {
+        return architecture;
+    }
+
+    /** The model as a {@link TrainableModel} on {@code device} (the caller owns it). */
+    public TrainableModel loadTrainable(Device device) throws IOException {
+        if (dir != null) {
+            return loadTrainable(dir, spec, device);
+        }
+        return TrainableModel.of(loadModule(device), spec, true);
     }
 
     /** Opens a built-in model from the classpath. */
@@ -83,7 +149,7 @@ public final class ModelFolder {
         }
         SchedulerConfig config = sched == null ? null : SchedulerConfig.fromJson(sched, "builtin:" + name + "/" + SCHEDULER_FILE);
         ModelSpec spec = modelJson == null ? null : ModelSpec.fromJson(modelJson, "builtin:" + name + "/" + ModelSpec.FILE_NAME);
-        return new ModelFolder("builtin:" + name, null, base, config, spec);
+        return new ModelFolder("builtin:" + name, null, base, config, spec, null);
     }
 
     private static String resourceText(String resource) throws IOException {
@@ -129,6 +195,22 @@ public final class ModelFolder {
         if (schedulerConfig == null) {
             throw new ModelFolderException(location + ": " + SCHEDULER_FILE + " is missing (a denoiser needs the "
                     + "diffusers scheduler config it was trained with)");
+        }
+        if (architecture != null) {
+            if (dtype != DType.FLOAT32) {
+                throw new ModelFolderException(location + ": a Java-built " + architecture.type().name()
+                        .toLowerCase(java.util.Locale.ROOT) + " runs in float32 only, got " + dtype.label());
+            }
+            NetDenoiser net = Networks.load(architecture, dir.resolve(NetDenoiser.WEIGHTS_FILE), device);
+            if (spec != null) {
+                try {
+                    probe(net, spec);
+                } catch (ModelFolderException e) {
+                    net.close();
+                    throw e;
+                }
+            }
+            return net;
         }
         TorchScriptModule module = loadModule(device);
         TorchScriptDenoiser d;

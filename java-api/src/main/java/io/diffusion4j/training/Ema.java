@@ -6,6 +6,7 @@ import io.diffusion4j.bindings.Tensor;
 import io.diffusion4j.bindings.TensorFileException;
 import io.diffusion4j.bindings.TensorFiles;
 import io.diffusion4j.bindings.TorchScriptModule;
+import io.diffusion4j.model.TrainableModel;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -19,13 +20,22 @@ import java.util.List;
  * independent of any {@link NativeScope}; close it when done. Not thread-safe.
  */
 public final class Ema implements AutoCloseable {
-    private final TorchScriptModule module;
+    private final java.util.function.Supplier<List<Tensor>> module;
     private final ShadowWeights shadow;
     private final double decay;
     private final boolean warmup;
 
     /** Starts an average at the module's current weights. */
     public Ema(TorchScriptModule module, double decay, boolean warmup) {
+        this(module::parameters, decay, warmup);
+    }
+
+    /** Starts an average at the model's current weights. */
+    public Ema(TrainableModel model, double decay, boolean warmup) {
+        this(model::parameters, decay, warmup);
+    }
+
+    private Ema(java.util.function.Supplier<List<Tensor>> module, double decay, boolean warmup) {
         if (!(decay >= 0 && decay < 1)) {
             throw new IllegalArgumentException("EMA decay must be in [0, 1), got " + decay);
         }
@@ -33,7 +43,7 @@ public final class Ema implements AutoCloseable {
         this.decay = decay;
         this.warmup = warmup;
         try (NativeScope scope = new NativeScope()) {
-            this.shadow = ShadowWeights.copyOf(module.parameters());
+            this.shadow = ShadowWeights.copyOf(module.get());
         }
     }
 
@@ -57,12 +67,19 @@ public final class Ema implements AutoCloseable {
     public void update(long t) {
         double d = decayAt(t);
         try (NativeScope scope = new NativeScope()) {
-            shadow.lerpTowards(module.parameters(), 1.0 - d);
+            shadow.lerpTowards(module.get(), 1.0 - d);
         }
     }
 
     /** Copies the averaged weights into {@code target} (this module or another with the same parameters). */
     public void copyTo(TorchScriptModule target) {
+        try (NativeScope scope = new NativeScope()) {
+            shadow.copyTo(target.parameters());
+        }
+    }
+
+    /** Copies the averaged weights into {@code target} (this model or another with the same parameters). */
+    public void copyTo(TrainableModel target) {
         try (NativeScope scope = new NativeScope()) {
             shadow.copyTo(target.parameters());
         }
@@ -74,7 +91,7 @@ public final class Ema implements AutoCloseable {
      */
     public void swap() {
         try (NativeScope scope = new NativeScope()) {
-            shadow.swapWith(module.parameters());
+            shadow.swapWith(module.get());
         }
     }
 
@@ -101,7 +118,7 @@ public final class Ema implements AutoCloseable {
     public void load(Path file) throws IOException {
         try (NativeScope scope = new NativeScope()) {
             Tensor all = TensorFiles.read(file);
-            List<Tensor> params = module.parameters();
+            List<Tensor> params = module.get();
             long total = 0;
             for (Tensor p : params) {
                 total += p.numel();

@@ -16,6 +16,11 @@ final class SpecJson {
 
     /** The spec's JSON, plus a {@code training} object (may be null) recording how the weights were made. */
     static String write(ModelSpec spec, ObjectNode training) {
+        return write(spec, null, training);
+    }
+
+    /** As {@link #write(ModelSpec, ObjectNode)}, plus the {@code architecture} of a Java-built model. */
+    static String write(ModelSpec spec, io.diffusion4j.model.TrainableModel model, ObjectNode training) {
         ObjectNode n = JSON.createObjectNode();
         n.put("format_version", 1);
         n.put("name", spec.name());
@@ -45,6 +50,13 @@ final class SpecJson {
             n.put("null_class_id", spec.nullClassId());
         } else {
             n.putNull("null_class_id");
+        }
+        if (model != null && model.architecture() != null) {
+            try {
+                n.set("architecture", JSON.readTree(model.architecture().toJson()));
+            } catch (JsonProcessingException e) {
+                throw new IllegalStateException("cannot write JSON", e);
+            }
         }
         if (training != null) {
             n.set("training", training);

@@ -15,6 +15,7 @@ import io.diffusion4j.bindings.TorchScriptRuntime;
 import io.diffusion4j.forward.ForwardProcess;
 import io.diffusion4j.model.ModelFolder;
 import io.diffusion4j.model.ModelSpec;
+import io.diffusion4j.model.TrainableModel;
 import io.diffusion4j.schedule.NoiseSchedule;
 import io.diffusion4j.scheduler.PredictionType;
 import io.diffusion4j.scheduler.SchedulerConfig;
@@ -56,7 +57,7 @@ public final class Trainer implements AutoCloseable {
     static final String OPTIMIZER_FILE = "optimizer.pt";
     static final String CONFIG_FILE = "training_config.json";
 
-    private final TorchScriptModule module;
+    private final TrainableModel model;
     private final boolean ownsModule;
     private final SchedulerConfig schedulerConfig;
     private final ModelSpec spec;
@@ -104,12 +105,29 @@ public final class Trainer implements AutoCloseable {
         this(module, schedulerConfig, spec, config, false);
     }
 
+    /**
+     * A trainer of any {@link TrainableModel}: a TorchScript module ({@link TrainableModel#of}) or a Java-built
+     * network ({@link io.diffusion4j.model.nn.Networks}). The caller keeps owning the model.
+     *
+     * @param spec the model's {@code diffusion4j.json} (null class for label dropout; required to checkpoint and
+     *             export a Java-built network), or null
+     */
+    public Trainer(TrainableModel model, SchedulerConfig schedulerConfig, ModelSpec spec, TrainingConfig config) {
+        this(model, schedulerConfig, spec, config, false);
+    }
+
     private Trainer(TorchScriptModule module, SchedulerConfig schedulerConfig, ModelSpec spec, TrainingConfig config,
                     boolean ownsModule) {
-        if (module == null || schedulerConfig == null || config == null) {
-            throw new IllegalArgumentException("a trainer needs a module, a scheduler config and a training config");
+        this(module == null ? null : TrainableModel.of(module, spec, ownsModule), schedulerConfig, spec, config,
+                ownsModule);
+    }
+
+    private Trainer(TrainableModel model, SchedulerConfig schedulerConfig, ModelSpec spec, TrainingConfig config,
+                    boolean ownsModule) {
+        if (model == null || schedulerConfig == null || config == null) {
+            throw new IllegalArgumentException("a trainer needs a model, a scheduler config and a training config");
         }
-        this.module = module;
+        this.model = model;
         this.ownsModule = ownsModule;
         this.schedulerConfig = schedulerConfig;
         this.spec = spec;
@@ -118,38 +136,29 @@ public final class Trainer implements AutoCloseable {
         this.forward = new ForwardProcess(schedule);
         this.predictionType = schedulerConfig.predictionType();
         this.numTrainTimesteps = schedule.numTrainTimesteps();
-        List<TorchScriptModule.Argument> args = module.forwardArguments();
-        int arity = spec != null && !spec.forwardSignature().isEmpty() ? spec.forwardSignature().size() : args.size();
-        if (arity != 2 && arity != 3) {
-            throw new IllegalArgumentException(module.source() + ": forward must take (sample, timestep) or "
-                    + "(sample, timestep, class_labels), found " + args);
-        }
-        this.conditional = arity == 3;
+        this.conditional = model.isConditional();
         this.nullClassId = spec != null ? spec.nullClassId() : -1;
         if (config.labelDropout() > 0 && (!conditional || nullClassId < 0)) {
             throw new IllegalArgumentException("label_dropout " + config.labelDropout() + " needs a class-conditional "
-                    + "model with a null class (diffusion4j.json null_class_id); " + module.source()
+                    + "model with a null class (diffusion4j.json null_class_id); " + model.source()
                     + (conditional ? " has no null class" : " is unconditional"));
         }
-        DType td = spec != null ? spec.timestepDType() : null;
-        if (td == null && args.size() >= 2) {
-            td = args.get(1).type().toLowerCase(Locale.ROOT).equals("float") ? DType.FLOAT32 : DType.INT64;
-        }
-        this.timestepDType = td != null ? td : DType.INT64;
-        if (!module.device().isCuda() && TorchScriptRuntime.graphOptimization()) {
+        this.timestepDType = model.timestepDType();
+        if (TrainableModel.torchScriptModule(model) != null && !model.device().isCuda()
+                && TorchScriptRuntime.graphOptimization()) {
             TorchScriptRuntime.setGraphOptimization(false);
             LOG.info("TorchScript graph-executor optimization turned off process-wide, so that training on the CPU is "
                     + "bit-reproducible across resume");
         }
-        module.train(true);
+        model.train(true);
         try (NativeScope scope = new NativeScope()) {
-            List<Tensor> params = module.parameters();
+            List<Tensor> params = model.parameters();
             List<Tensor> trainable = params.stream().filter(p -> p.dtype().isFloatingPoint()).toList();
             if (trainable.isEmpty()) {
-                throw new IllegalArgumentException(module.source() + " has no floating-point parameters to train");
+                throw new IllegalArgumentException(model.source() + " has no floating-point parameters to train");
             }
             if (trainable.size() != params.size()) {
-                throw new IllegalArgumentException(module.source() + " has non-floating-point parameters; only float "
+                throw new IllegalArgumentException(model.source() + " has non-floating-point parameters; only float "
                         + "modules can be trained");
             }
             for (Tensor p : params) {
@@ -167,7 +176,7 @@ public final class Trainer implements AutoCloseable {
         Ema e = null;
         if (config.emaEnabled()) {
             try {
-                e = new Ema(module, config.emaDecay(), config.emaWarmup());
+                e = new Ema(model, config.emaDecay(), config.emaWarmup());
             } catch (RuntimeException ex) {
                 optimizer.close();
                 throw ex;
@@ -201,9 +210,22 @@ public final class Trainer implements AutoCloseable {
         return spec;
     }
 
-    /** The module being trained (owned by the trainer only when it came from {@link #resume}). */
+    /**
+     * The TorchScript module being trained (owned by the trainer only when it came from {@link #resume}).
+     *
+     * @throws IllegalStateException if the model is a Java-built network (see {@link #model()})
+     */
     public TorchScriptModule module() {
-        return module;
+        TorchScriptModule m = TrainableModel.torchScriptModule(model);
+        if (m == null) {
+            throw new IllegalStateException(model.source() + " is not a TorchScript module; use model()");
+        }
+        return m;
+    }
+
+    /** The model being trained (owned by the trainer only when it came from {@link #resume}). */
+    public TrainableModel model() {
+        return model;
     }
 
     /** The EMA of the weights, or null when {@code emaDecay} is 0. */
@@ -248,27 +270,8 @@ public final class Trainer implements AutoCloseable {
      */
     public double step(Tensor x0, Tensor classLabels) {
         checkOpen();
-        if (x0 == null || x0.dim() < 1 || x0.size(0) < 1) {
-            throw new IllegalArgumentException("a training batch needs shape [B, ...] with B >= 1, got "
-                    + (x0 == null ? "null" : x0.describe()));
-        }
+        checkBatch(x0, classLabels);
         int batch = Math.toIntExact(x0.size(0));
-        int k = config.gradientAccumulation();
-        if (batch < k) {
-            throw new IllegalArgumentException("a batch of " + batch + " cannot be split into gradient_accumulation "
-                    + k + " micro-batches");
-        }
-        if (conditional && classLabels == null) {
-            throw new IllegalArgumentException(module.source() + " is class-conditional: pass class labels [" + batch
-                    + "] (the null class " + nullClassId + " for unconditional examples)");
-        }
-        if (!conditional && classLabels != null) {
-            throw new IllegalArgumentException(module.source() + " is unconditional: it takes no class labels");
-        }
-        if (classLabels != null && !Arrays.equals(classLabels.shape(), new long[] {batch})) {
-            throw new IllegalArgumentException("class labels must have shape [" + batch + "], got "
-                    + classLabels.describe());
-        }
         long s = step;
         double lr = config.learningRateAt(s);
         // data-parallel: draws are made for the whole global batch and this rank keeps its rows (see DataParallel)
@@ -277,7 +280,7 @@ public final class Trainer implements AutoCloseable {
         int globalBatch = Math.multiplyExact(batch, world);
         try (NativeScope scope = new NativeScope(); Generator noiseGen = Generator.cpu(mix(config.seed(), s, 1))) {
             SplittableRandom rng = new SplittableRandom(mix(config.seed(), s, 2));
-            Device device = module.device();
+            Device device = model.device();
             long[] timesteps = new long[globalBatch];
             for (int i = 0; i < globalBatch; i++) {
                 timesteps[i] = rng.nextInt(numTrainTimesteps);
@@ -302,50 +305,14 @@ public final class Trainer implements AutoCloseable {
                 modelNoise = noise.add(DataParallel.shardRows(Tensor.randn(noiseGen, DType.FLOAT32, device,
                         globalShape), rank, world), config.inputPerturbation());
             }
-            Tensor noisy = forward.addNoise(x, modelNoise, timesteps);
-            Tensor target = forward.target(predictionType, x, noise, timesteps);
-            Tensor t = Tensor.fromLongs(timesteps, batch);
-            if (timestepDType != DType.INT64 || device.isCuda()) {
-                t = t.to(device, timestepDType);
-            }
             Tensor labels = classLabels == null ? null : labels(classLabels, rng, device, rank, world);
-            Tensor weights = null;
-            if (config.minSnrGamma() > 0) {
-                weights = Tensor.fromFloats(MinSnrWeighting.weights(schedule, predictionType, timesteps,
-                        config.minSnrGamma()), batch);
-                if (device.isCuda()) {
-                    weights = weights.to(device);
-                }
-            }
-
             if (lr != appliedLearningRate) { // a native call per parameter group: only when the schedule moves
                 optimizer.setLearningRate(lr);
                 appliedLearningRate = lr;
             }
-            optimizer.zeroGrad();
-            double loss = 0;
-            int start = 0;
-            for (int j = 0; j < k; j++) {
-                int len = batch / k + (j < batch % k ? 1 : 0);
-                Tensor xj = k == 1 ? noisy : noisy.narrow(0, start, len);
-                Tensor tj = k == 1 ? t : t.narrow(0, start, len);
-                Tensor pred = labels == null ? module.forward(xj, tj)
-                        : module.forward(xj, tj, k == 1 ? labels : labels.narrow(0, start, len));
-                Tensor targetj = k == 1 ? target : target.narrow(0, start, len);
-                if (!Arrays.equals(pred.shape(), targetj.shape())) {
-                    throw new IllegalArgumentException(module.source() + " returned " + pred.describe() + " for a "
-                            + "sample of " + xj.describe() + "; training needs an output of the sample's shape "
-                            + "(learned-variance outputs are not supported)");
-                }
-                Tensor lj = weights == null ? Tensor.mseLoss(pred, targetj)
-                        : pred.mseLossPerSample(targetj).mul(k == 1 ? weights : weights.narrow(0, start, len)).mean();
-                Tensor scaled = k == 1 ? lj : lj.mul((double) len / batch);
-                scaled.backward();
-                loss += lj.item() * len / batch;
-                start += len;
-            }
+            double loss = lossAndBackward(x, labels, timesteps, noise, modelNoise);
             if (dataParallel != null) {   // the one data-parallel hook: average gradients (and the loss) over the ranks
-                loss = dataParallel.averageGradients(module.parameters(), loss);
+                loss = dataParallel.averageGradients(model.parameters(), loss);
             }
             if (!Double.isFinite(loss)) {
                 throw new NonFiniteLossException("training loss is " + loss + " at step " + s + " (lr " + lr
@@ -354,7 +321,7 @@ public final class Trainer implements AutoCloseable {
             }
             double gradNorm = Double.NaN;
             if (config.gradientClipNorm() > 0) {
-                gradNorm = Gradients.clipGlobalNorm(module.parameters(), config.gradientClipNorm());
+                gradNorm = Gradients.clipGlobalNorm(model.parameters(), config.gradientClipNorm());
                 if (!Double.isFinite(gradNorm)) {
                     throw new NonFiniteLossException("gradient norm is " + gradNorm + " at step " + s
                             + " (loss " + loss + "); the update was not applied", s);
@@ -373,6 +340,119 @@ public final class Trainer implements AutoCloseable {
             }
             return loss;
         }
+    }
+
+    private void checkBatch(Tensor x0, Tensor classLabels) {
+        if (x0 == null || x0.dim() < 1 || x0.size(0) < 1) {
+            throw new IllegalArgumentException("a training batch needs shape [B, ...] with B >= 1, got "
+                    + (x0 == null ? "null" : x0.describe()));
+        }
+        int batch = Math.toIntExact(x0.size(0));
+        int k = config.gradientAccumulation();
+        if (batch < k) {
+            throw new IllegalArgumentException("a batch of " + batch + " cannot be split into gradient_accumulation "
+                    + k + " micro-batches");
+        }
+        if (conditional && classLabels == null) {
+            throw new IllegalArgumentException(model.source() + " is class-conditional: pass class labels [" + batch
+                    + "] (the null class " + nullClassId + " for unconditional examples)");
+        }
+        if (!conditional && classLabels != null) {
+            throw new IllegalArgumentException(model.source() + " is unconditional: it takes no class labels");
+        }
+        if (classLabels != null && !Arrays.equals(classLabels.shape(), new long[] {batch})) {
+            throw new IllegalArgumentException("class labels must have shape [" + batch + "], got "
+                    + classLabels.describe());
+        }
+    }
+
+    /**
+     * The loss path of {@link #step} for explicit draws, without the optimizer: zeroes the gradients, noises
+     * {@code x0} at {@code timesteps} with {@code noise}, predicts, computes the (min-SNR-weighted) MSE against the
+     * target of the model's {@code prediction_type} and back-propagates it (in micro-batches with gradient
+     * accumulation), leaving the gradients in the parameters. Class labels are used as given (no label dropout).
+     * {@link #step} runs exactly this after drawing its timesteps and noise; PyTorch parity tests call it directly.
+     *
+     * @param x0          clean samples {@code [B, ...sample shape]}
+     * @param classLabels {@code [B]} labels for a class-conditional model, null for an unconditional one
+     * @param timesteps   {@code B} timesteps in {@code [0, num_train_timesteps)}
+     * @param noise       {@code [B, ...sample shape]} Gaussian noise (the target of epsilon prediction)
+     * @return the batch's mean loss
+     * @throws IllegalArgumentException if the shapes do not fit each other or the model
+     */
+    public double lossAndGradients(Tensor x0, Tensor classLabels, long[] timesteps, Tensor noise) {
+        checkOpen();
+        checkBatch(x0, classLabels);
+        int batch = Math.toIntExact(x0.size(0));
+        if (timesteps == null || timesteps.length != batch) {
+            throw new IllegalArgumentException("expected " + batch + " timesteps, got "
+                    + (timesteps == null ? "null" : timesteps.length));
+        }
+        for (long t : timesteps) {
+            if (t < 0 || t >= numTrainTimesteps) {
+                throw new IllegalArgumentException("timestep " + t + " is outside [0, " + numTrainTimesteps + ")");
+            }
+        }
+        if (noise == null || !Arrays.equals(noise.shape(), x0.shape())) {
+            throw new IllegalArgumentException("noise must have the batch's shape " + Arrays.toString(x0.shape())
+                    + ", got " + (noise == null ? "null" : noise.describe()));
+        }
+        try (NativeScope scope = new NativeScope()) {
+            Device device = model.device();
+            Tensor x = onDevice(x0, device);
+            Tensor n = onDevice(noise, device);
+            Tensor labels = classLabels == null ? null
+                    : classLabels.dtype() == DType.INT64 && classLabels.device().equals(device) ? classLabels
+                    : classLabels.to(device, DType.INT64);
+            return lossAndBackward(x, labels, timesteps, n, n);
+        }
+    }
+
+    private static Tensor onDevice(Tensor t, Device device) {
+        return t.dtype() == DType.FLOAT32 && t.device().equals(device) ? t : t.to(device, DType.FLOAT32);
+    }
+
+    /** Zeroes the gradients, then forward + loss + backward over the micro-batches; returns the mean loss. */
+    private double lossAndBackward(Tensor x, Tensor labels, long[] timesteps, Tensor noise, Tensor modelNoise) {
+        Device device = model.device();
+        int batch = timesteps.length;
+        int k = config.gradientAccumulation();
+        Tensor noisy = forward.addNoise(x, modelNoise, timesteps);
+        Tensor target = forward.target(predictionType, x, noise, timesteps);
+        Tensor t = Tensor.fromLongs(timesteps, batch);
+        if (timestepDType != DType.INT64 || device.isCuda()) {
+            t = t.to(device, timestepDType);
+        }
+        Tensor weights = null;
+        if (config.minSnrGamma() > 0) {
+            weights = Tensor.fromFloats(MinSnrWeighting.weights(schedule, predictionType, timesteps,
+                    config.minSnrGamma()), batch);
+            if (device.isCuda()) {
+                weights = weights.to(device);
+            }
+        }
+        optimizer.zeroGrad();
+        double loss = 0;
+        int start = 0;
+        for (int j = 0; j < k; j++) {
+            int len = batch / k + (j < batch % k ? 1 : 0);
+            Tensor xj = k == 1 ? noisy : noisy.narrow(0, start, len);
+            Tensor tj = k == 1 ? t : t.narrow(0, start, len);
+            Tensor pred = model.forward(xj, tj, labels == null ? null : k == 1 ? labels : labels.narrow(0, start, len));
+            Tensor targetj = k == 1 ? target : target.narrow(0, start, len);
+            if (!Arrays.equals(pred.shape(), targetj.shape())) {
+                throw new IllegalArgumentException(model.source() + " returned " + pred.describe() + " for a "
+                        + "sample of " + xj.describe() + "; training needs an output of the sample's shape "
+                        + "(learned-variance outputs are not supported)");
+            }
+            Tensor lj = weights == null ? Tensor.mseLoss(pred, targetj)
+                    : pred.mseLossPerSample(targetj).mul(k == 1 ? weights : weights.narrow(0, start, len)).mean();
+            Tensor scaled = k == 1 ? lj : lj.mul((double) len / batch);
+            scaled.backward();
+            loss += lj.item() * len / batch;
+            start += len;
+        }
+        return loss;
     }
 
     /**
@@ -424,7 +504,7 @@ public final class Trainer implements AutoCloseable {
             throw new IllegalArgumentException("distribute needs a DataParallel");
         }
         try (NativeScope scope = new NativeScope()) {
-            dataParallel.start(module.parameters(), config.toJson(), step);
+            dataParallel.start(model.parameters(), config.toJson(), step);
         }
         this.dataParallel = dataParallel;
     }
@@ -458,7 +538,7 @@ public final class Trainer implements AutoCloseable {
             return root.resolve(Checkpoints.name(step));
         }
         return Checkpoints.writeAtomically(root, Checkpoints.name(step), config.keepCheckpoints(), dir -> {
-            module.save(dir.resolve(MODEL_FILE));
+            model.saveWeights(dir);
             if (ema != null) {
                 ema.save(dir.resolve(EMA_FILE));
             }
@@ -466,7 +546,9 @@ public final class Trainer implements AutoCloseable {
             Files.writeString(dir.resolve(CONFIG_FILE), config.toJson());
             schedulerConfig.write(dir.resolve(ModelFolder.SCHEDULER_FILE));
             if (spec != null) {
-                Files.writeString(dir.resolve(ModelSpec.FILE_NAME), SpecJson.write(spec, null));
+                Files.writeString(dir.resolve(ModelSpec.FILE_NAME), SpecJson.write(spec, model, null));
+            } else if (TrainableModel.torchScriptModule(model) == null) {
+                throw new IllegalStateException("a Java-built network needs a ModelSpec to be checkpointed");
             }
             ObjectNode state = SpecJson.JSON.createObjectNode();
             state.put("format_version", 1);
@@ -495,7 +577,10 @@ public final class Trainer implements AutoCloseable {
             }
             dir = latest;
         }
-        for (String f : List.of(MODEL_FILE, OPTIMIZER_FILE, CONFIG_FILE, ModelFolder.SCHEDULER_FILE)) {
+        boolean javaBuilt = Files.isRegularFile(dir.resolve(ModelSpec.FILE_NAME))
+                && Files.readString(dir.resolve(ModelSpec.FILE_NAME)).contains("\"architecture\"");
+        String weights = javaBuilt ? io.diffusion4j.model.nn.NetDenoiser.WEIGHTS_FILE : MODEL_FILE;
+        for (String f : List.of(weights, OPTIMIZER_FILE, CONFIG_FILE, ModelFolder.SCHEDULER_FILE)) {
             if (!Files.isRegularFile(dir.resolve(f))) {
                 throw new CheckpointException(dir + ": " + f + " is missing; the checkpoint is incomplete");
             }
@@ -519,12 +604,17 @@ public final class Trainer implements AutoCloseable {
             throw new CheckpointException(dir + ": " + EMA_FILE + " is missing but the run keeps an EMA (ema_decay "
                     + config.emaDecay() + ")");
         }
-        TorchScriptModule module = TorchScriptModule.load(dir.resolve(MODEL_FILE), device);
+        TrainableModel model;
+        try {
+            model = ModelFolder.loadTrainable(dir, spec, device);
+        } catch (io.diffusion4j.model.ModelFolderException e) {
+            throw new CheckpointException(dir + ": " + e.getMessage(), e);
+        }
         Trainer t;
         try {
-            t = new Trainer(module, sc, spec, config, true);
+            t = new Trainer(model, sc, spec, config, true);
         } catch (RuntimeException e) {
-            module.close();
+            model.close();
             throw e;
         }
         try {
@@ -562,21 +652,21 @@ public final class Trainer implements AutoCloseable {
             return;
         }
         Files.createDirectories(dir);
-        boolean wasTraining = module.isTraining();
-        module.train(false);
+        boolean wasTraining = model.isTraining();
+        model.train(false);
         if (ema != null) {
             ema.swap();
         }
         // saved frozen (requires_grad off), as a model for inference should be; restored for further training
         List<Boolean> grads = new java.util.ArrayList<>();
         try (NativeScope scope = new NativeScope()) {
-            List<Tensor> params = module.parameters();
+            List<Tensor> params = model.parameters();
             try {
                 for (Tensor p : params) {
                     grads.add(p.requiresGrad());
                     p.requiresGrad(false);
                 }
-                module.save(dir.resolve(ModelFolder.MODEL_FILE));
+                model.exportTo(dir);
             } finally {
                 for (int i = 0; i < grads.size(); i++) {
                     params.get(i).requiresGrad(grads.get(i));
@@ -584,7 +674,7 @@ public final class Trainer implements AutoCloseable {
                 if (ema != null) {
                     ema.swap();
                 }
-                module.train(wasTraining);
+                model.train(wasTraining);
             }
         }
         (schedulerConfig != null ? schedulerConfig : this.schedulerConfig).write(dir.resolve(ModelFolder.SCHEDULER_FILE));
@@ -597,7 +687,7 @@ public final class Trainer implements AutoCloseable {
             Path specFile = dir.resolve(ModelSpec.FILE_NAME);
             Path tmp = Files.createTempFile(dir, ModelSpec.FILE_NAME, ".tmp");
             try {
-                Files.writeString(tmp, SpecJson.write(source, training));
+                Files.writeString(tmp, SpecJson.write(source, model, training));
                 Files.move(tmp, specFile, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
                         java.nio.file.StandardCopyOption.ATOMIC_MOVE);
             } finally {
@@ -624,7 +714,7 @@ public final class Trainer implements AutoCloseable {
                 ema.close();
             }
             if (ownsModule) {
-                module.close();
+                model.close();
             }
         }
     }

@@ -1,0 +1,370 @@
+package io.diffusion4j.bindings;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.bytedeco.javacpp.LongPointer;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.ByteVector;
+import org.bytedeco.pytorch.Conv2dImpl;
+import org.bytedeco.pytorch.Conv2dOptions;
+import org.bytedeco.pytorch.EmbeddingImpl;
+import org.bytedeco.pytorch.GenericDict;
+import org.bytedeco.pytorch.GenericDictIterator;
+import org.bytedeco.pytorch.GroupNormImpl;
+import org.bytedeco.pytorch.IValue;
+import org.bytedeco.pytorch.IValueVector;
+import org.bytedeco.pytorch.JitModule;
+import org.bytedeco.pytorch.LinearImpl;
+import org.bytedeco.pytorch.Module;
+import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.QualifiedName;
+import org.bytedeco.pytorch.StringTensorDict;
+import org.bytedeco.pytorch.StringTensorDictItem;
+import org.bytedeco.pytorch.global.torch;
+
+/**
+ * A network of LibTorch {@code torch::nn} layers built from Java: a root {@code torch::nn::Module} that owns named
+ * layers ({@code Linear}, {@code Conv2d}, {@code GroupNorm}, {@code Embedding}) at dotted paths such as
+ * {@code blocks.0.conv1}, so that its parameter names are the ones a PyTorch module with the same attribute names
+ * has. Layers are initialised by LibTorch's defaults (PyTorch's), made on the CPU and moved to the network's device.
+ * The architecture (which layers, how they connect) belongs to the caller; this class owns the native lifecycle.
+ *
+ * <p>Weights round-trip through a PyTorch state-dict file ({@link #saveStateDict}: Python's
+ * {@code torch.load(path)} returns a {@code dict[str, Tensor]} that {@code module.load_state_dict} takes).
+ * Not thread-safe while training; concurrent forwards in eval mode are safe.
+ */
+public final class NnModule implements AutoCloseable {
+    static {
+        Torch.load();
+    }
+
+    /** The kind of a layer, which also says how its parameters are initialised by default. */
+    public enum LayerKind { LINEAR, CONV2D, GROUP_NORM, EMBEDDING }
+
+    /** One layer of the network; {@link #forward} runs it (recording autograd when its parameters require grad). */
+    public final class Layer {
+        private final String path;
+        private final LayerKind kind;
+        private final Module module;
+
+        private Layer(String path, LayerKind kind, Module module) {
+            this.path = path;
+            this.kind = kind;
+            this.module = module;
+        }
+
+        public String path() {
+            return path;
+        }
+
+        public LayerKind kind() {
+            return kind;
+        }
+
+        /** The layer applied to {@code x}. */
+        public Tensor forward(Tensor x) {
+            checkOpen();
+            try (PointerScope ignored = new PointerScope()) {
+                org.bytedeco.pytorch.Tensor in = x.unwrap();
+                org.bytedeco.pytorch.Tensor out = switch (kind) {
+                    case LINEAR -> ((LinearImpl) module).forward(in);
+                    case CONV2D -> ((Conv2dImpl) module).forward(in);
+                    case GROUP_NORM -> ((GroupNormImpl) module).forward(in);
+                    case EMBEDDING -> ((EmbeddingImpl) module).forward(in);
+                };
+                return Tensor.own(out);
+            } catch (IllegalStateException e) {
+                throw e;
+            } catch (RuntimeException e) {
+                throw new NativeOperationException(kind.name().toLowerCase() + " " + path + "(" + x.describe()
+                        + ") failed: " + NativeErrors.summary(e), e);
+            }
+        }
+    }
+
+    private final String name;
+    private final Device device;
+    private final Module root;
+    private final Map<String, Module> containers = new HashMap<>();
+    private final List<Module> keep = new ArrayList<>();
+    private final LinkedHashMap<String, Layer> layers = new LinkedHashMap<>();
+    private boolean closed;
+
+    /** An empty network on {@code device}; {@code name} names it in messages. */
+    public NnModule(String name, Device device) {
+        Torch.checkAvailable(device);
+        this.name = name;
+        this.device = device;
+        this.root = new Module(name);
+        root.retainReference();
+        containers.put("", root);
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public Device device() {
+        return device;
+    }
+
+    /** {@code torch::nn::Linear(in, out)} (with bias) at {@code path}. */
+    public Layer linear(String path, long in, long out) {
+        positive(path, in, out);
+        return add(path, LayerKind.LINEAR, () -> new LinearImpl(in, out));
+    }
+
+    /** {@code torch::nn::Conv2d(in, out, kernel, stride, padding)} (square kernel, with bias) at {@code path}. */
+    public Layer conv2d(String path, long in, long out, long kernel, long stride, long padding) {
+        positive(path, in, out, kernel, stride);
+        if (padding < 0) {
+            throw new IllegalArgumentException(path + ": padding must be >= 0, got " + padding);
+        }
+        return add(path, LayerKind.CONV2D, () -> {
+            Conv2dOptions o = new Conv2dOptions(in, out, new LongPointer(kernel, kernel));
+            o.stride().put(0, stride).put(1, stride);
+            o.padding().put(new LongPointer(padding, padding));
+            return new Conv2dImpl(o);
+        });
+    }
+
+    /** {@code torch::nn::GroupNorm(groups, channels)} (affine) at {@code path}. */
+    public Layer groupNorm(String path, long groups, long channels) {
+        positive(path, groups, channels);
+        if (channels % groups != 0) {
+            throw new IllegalArgumentException(path + ": " + channels + " channels do not split into " + groups
+                    + " groups");
+        }
+        return add(path, LayerKind.GROUP_NORM, () -> new GroupNormImpl(groups, channels));
+    }
+
+    /** {@code torch::nn::Embedding(count, dim)} at {@code path}. */
+    public Layer embedding(String path, long count, long dim) {
+        positive(path, count, dim);
+        return add(path, LayerKind.EMBEDDING, () -> new EmbeddingImpl(count, dim));
+    }
+
+    private interface Maker {
+        Module make();
+    }
+
+    private Layer add(String path, LayerKind kind, Maker maker) {
+        checkOpen();
+        if (path == null || path.isEmpty() || path.startsWith(".") || path.endsWith(".") || path.contains("..")) {
+            throw new IllegalArgumentException("a layer path must be dotted names like 'blocks.0.conv1', got '"
+                    + path + "'");
+        }
+        if (layers.containsKey(path) || containers.containsKey(path)) {
+            throw new IllegalArgumentException(name + " already has a layer or block at '" + path + "'");
+        }
+        int dot = path.lastIndexOf('.');
+        String parentPath = dot < 0 ? "" : path.substring(0, dot);
+        String leaf = path.substring(dot + 1);
+        if (layers.containsKey(parentPath)) {
+            throw new IllegalArgumentException(name + ": '" + parentPath + "' is a layer, not a block");
+        }
+        try (PointerScope ignored = new PointerScope()) {
+            Module parent = container(parentPath);
+            Module m = parent.register_module(leaf, maker.make());
+            m.retainReference();
+            keep.add(m);
+            if (!device.equals(Device.CPU)) {
+                m.to(device.toNative(), false);
+            }
+            Layer layer = new Layer(path, kind, m);
+            layers.put(path, layer);
+            return layer;
+        } catch (IllegalArgumentException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            throw new NativeOperationException("cannot add " + kind + " layer " + path + " to " + name + ": "
+                    + NativeErrors.summary(e), e);
+        }
+    }
+
+    private Module container(String path) {
+        Module m = containers.get(path);
+        if (m != null) {
+            return m;
+        }
+        int dot = path.lastIndexOf('.');
+        Module parent = container(dot < 0 ? "" : path.substring(0, dot));
+        Module child = parent.register_module(path.substring(dot + 1), new Module(path));
+        child.retainReference();
+        keep.add(child);
+        containers.put(path, child);
+        return child;
+    }
+
+    /** The layers by path, in the order they were added. */
+    public Map<String, Layer> layers() {
+        return java.util.Collections.unmodifiableMap(layers);
+    }
+
+    /**
+     * The parameters by dotted name ({@code blocks.0.conv1.weight}), in registration order; handles share storage
+     * and gradients with the network and belong to the current scope.
+     */
+    public LinkedHashMap<String, Tensor> namedParameters() {
+        checkOpen();
+        try (PointerScope ignored = new PointerScope()) {
+            StringTensorDict d = root.named_parameters(true);
+            LinkedHashMap<String, Tensor> out = new LinkedHashMap<>();
+            for (long i = 0, n = d.size(); i < n; i++) {
+                StringTensorDictItem item = d.get(i);
+                out.put(item.key().getString(), Tensor.own(new org.bytedeco.pytorch.Tensor(item.value())));
+            }
+            return out;
+        }
+    }
+
+    /** The parameters in the order of {@link #namedParameters()}. */
+    public List<Tensor> parameters() {
+        return new ArrayList<>(namedParameters().values());
+    }
+
+    public void train(boolean on) {
+        checkOpen();
+        root.train(on);
+    }
+
+    public boolean isTraining() {
+        checkOpen();
+        return root.is_training();
+    }
+
+    /**
+     * Writes the parameters as a PyTorch state dict (what {@code torch.save(module.state_dict(), path)} writes: a
+     * {@code dict[str, Tensor]}, read by Python's {@code torch.load}), to a temporary sibling renamed into place.
+     */
+    public void saveStateDict(Path file) throws IOException {
+        checkOpen();
+        Path abs = file.toAbsolutePath();
+        Path dir = abs.getParent();
+        if (dir != null) {
+            Files.createDirectories(dir);
+        }
+        byte[] bytes;
+        try (PointerScope ignored = new PointerScope(); NoGradGuard g = new NoGradGuard()) {
+            StringTensorDict params = root.named_parameters(true);
+            // LibTorch offers no Java-side constructor of a Dict[str, Tensor]; a tiny TorchScript method builds it
+            JitModule holder = new JitModule(new QualifiedName("StateDict"));
+            StringBuilder src = new StringBuilder("def state_dict(self) -> Dict[str, Tensor]:\n"
+                    + "    d: Dict[str, Tensor] = {}\n");
+            for (long i = 0, n = params.size(); i < n; i++) {
+                StringTensorDictItem item = params.get(i);
+                holder.register_buffer("p" + i, item.value().detach().cpu().contiguous());
+                src.append("    d[\"").append(item.key().getString()).append("\"] = self.p").append(i).append('\n');
+            }
+            src.append("    return d\n");
+            holder.define(src.toString());
+            IValue dict = holder.get_method("state_dict").apply(new IValueVector());
+            bytes = torch.pickle_save(dict).get();
+        } catch (RuntimeException e) {
+            throw new IOException("cannot write the state dict of " + name + " to " + abs + ": "
+                    + NativeErrors.summary(e), e);
+        }
+        Path tmp = Files.createTempFile(dir, abs.getFileName().toString(), ".tmp");
+        try {
+            Files.write(tmp, bytes);
+            Files.move(tmp, abs, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+                    java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
+    }
+
+    /**
+     * Copies the values of a state-dict file ({@link #saveStateDict}, or Python's
+     * {@code torch.save(module.state_dict())}) into the parameters.
+     *
+     * @throws TensorFileException if the file is not a dict of tensors, or a name or shape does not match
+     */
+    public void loadStateDict(Path file) throws IOException {
+        checkOpen();
+        if (!Files.isRegularFile(file)) {
+            throw new TensorFileException("state dict not found: " + file.toAbsolutePath());
+        }
+        byte[] bytes = Files.readAllBytes(file);
+        try (PointerScope ignored = new PointerScope(); NoGradGuard g = new NoGradGuard()) {
+            IValue v;
+            try {
+                v = torch.pickle_load(new ByteVector(bytes));
+            } catch (RuntimeException e) {
+                throw new TensorFileException(file + ": not a PyTorch file (" + NativeErrors.summary(e) + ")", e);
+            }
+            if (!v.isGenericDict()) {
+                throw new TensorFileException(file + ": expected a state dict (dict of tensors), got "
+                        + v.tagKind().getString());
+            }
+            GenericDict d = v.toGenericDict();
+            Map<String, org.bytedeco.pytorch.Tensor> values = new HashMap<>();
+            for (GenericDictIterator it = d.begin(); it.notEquals(d.end()); it = it.increment()) {
+                IValue key = it.access().key();
+                IValue value = it.access().value();
+                if (!key.isString() || !value.isTensor()) {
+                    throw new TensorFileException(file + ": a state dict maps names to tensors");
+                }
+                values.put(key.toStringRef().getString(), value.toTensor());
+            }
+            StringTensorDict params = root.named_parameters(true);
+            if (values.size() != params.size()) {
+                throw new TensorFileException(file + ": " + values.size() + " tensors for the " + params.size()
+                        + " parameters of " + name);
+            }
+            for (long i = 0, n = params.size(); i < n; i++) {
+                StringTensorDictItem item = params.get(i);
+                String key = item.key().getString();
+                org.bytedeco.pytorch.Tensor src = values.get(key);
+                if (src == null) {
+                    throw new TensorFileException(file + ": no tensor for parameter " + key + " of " + name);
+                }
+                org.bytedeco.pytorch.Tensor dst = item.value();
+                if (!java.util.Arrays.equals(src.sizes().vec().get(), dst.sizes().vec().get())) {
+                    throw new TensorFileException(file + ": " + key + " has shape "
+                            + java.util.Arrays.toString(src.sizes().vec().get()) + ", the parameter "
+                            + java.util.Arrays.toString(dst.sizes().vec().get()));
+                }
+                dst.copy_(src);
+            }
+        } catch (TensorFileException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            throw new TensorFileException(file + ": cannot load the state dict into " + name + ": "
+                    + NativeErrors.summary(e), e);
+        }
+    }
+
+    private void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("network " + name + " is closed");
+        }
+    }
+
+    private static void positive(String path, long... values) {
+        for (long v : values) {
+            if (v < 1) {
+                throw new IllegalArgumentException(path + ": sizes must be >= 1, got " + java.util.Arrays.toString(values));
+            }
+        }
+    }
+
+    /** Frees the network's native memory. Idempotent. */
+    @Override
+    public void close() {
+        if (!closed) {
+            closed = true;
+            for (Module m : keep) {
+                m.releaseReference();
+            }
+            keep.clear();
+            root.releaseReference();
+        }
+    }
+}
