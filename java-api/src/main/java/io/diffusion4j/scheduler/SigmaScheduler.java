@@ -3,6 +3,7 @@ package io.diffusion4j.scheduler;
 import io.diffusion4j.bindings.Scalar;
 import io.diffusion4j.bindings.Tensor;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -101,6 +102,59 @@ abstract sealed class SigmaScheduler implements Scheduler
 
     /** The plan over {@code n} timesteps and their {@code n + 1} sigmas (the last one the final level). */
     abstract SamplingPlan newPlan(double[] timesteps, double[] sigmas, double initSigma);
+
+    /**
+     * One model evaluation per step: an Euler step from {@code s_i} to {@code targets[i]},
+     * {@code x + (x - x0) / s * (target - s)} with {@code x0 = a x + b m}, folded to {@code cx x + cm m}, plus
+     * {@code up[i] * noise} when {@code up} is given (ancestral sampling).
+     */
+    final class EulerStepPlan extends Plan {
+        private final Scalar[] cx;
+        private final Scalar[] cm;
+        private final Scalar[] upScale;
+
+        EulerStepPlan(double[] timesteps, double[] sigmas, double initSigma, double[] targets, double[] up) {
+            super(timesteps, Arrays.copyOf(sigmas, timesteps.length), Arrays.copyOfRange(sigmas, 1, sigmas.length),
+                    initSigma);
+            int n = timesteps.length;
+            cx = new Scalar[n];
+            cm = new Scalar[n];
+            upScale = up == null ? null : new Scalar[n];
+            for (int i = 0; i < n; i++) {
+                double s = sigmas[i];
+                double r = (targets[i] - s) / s;
+                double[] ab = Sigmas.x0FromSigmaSpace(config.predictionType(), s);
+                cx[i] = own(1 + r * (1 - ab[0]));
+                cm[i] = own(-r * ab[1]);
+                if (up != null) {
+                    upScale[i] = own(up[i]);
+                }
+            }
+        }
+
+        @Override
+        public boolean needsNoise(int i) {
+            return upScale != null;
+        }
+
+        /** Stateless: the run only steps (closing it must not close the plan, which the pipeline caches). */
+        @Override
+        public SamplerRun start() {
+            return new SamplerRun() {
+                @Override
+                public Tensor step(int i, Tensor modelOutput, Tensor sample, Tensor noise) {
+                    Tensor next = Tensor.linearCombination(sample, cx[i], modelOutput, cm[i]);
+                    return upScale == null ? next : next.addInPlace(noise, upScale[i]);
+                }
+
+                @Override
+                public Tensor stepInPlace(int i, Tensor modelOutput, Tensor sample, Tensor noise) {
+                    sample.mulInPlace(cx[i]).addInPlace(modelOutput, cm[i]);
+                    return upScale == null ? sample : sample.addInPlace(noise, upScale[i]);
+                }
+            };
+        }
+    }
 
     /**
      * A plan whose model evaluation {@code k} runs at {@code evalTimesteps[k]} on a sample at {@code evalSigmas[k]}
