@@ -109,6 +109,29 @@ class DistributedCommandsTest {
     }
 
     @Test
+    void digitsFineTunedOnTwoLocalRanksExportsAModelThatSamples() throws IOException {
+        Path data = tmp.resolve("digits.pt");
+        Path labels = tmp.resolve("labels.pt");
+        try (NativeScope scope = new NativeScope()) {
+            TensorFiles.write(data, TensorFiles.readResource("io/diffusion4j/reference/training/digits_data.pt")
+                    .narrow(0, 0, 64));
+            TensorFiles.write(labels, TensorFiles.readResource("io/diffusion4j/reference/training/digits_labels.pt")
+                    .narrow(0, 0, 64));
+        }
+        Path out = tmp.resolve("digits-2-ranks");
+        Result train = run("train", "--model", "digits", "--data", data.toString(), "--labels", labels.toString(),
+                "--steps", "4", "--batch", "16", "--lr", "1e-4", "--nproc", "2", "--out", out.toString());
+        assertEquals(0, train.code(), () -> train.out() + train.err());
+        assertTrue(train.out().contains("batch 16 (2 ranks x 8)"), train.out());
+        assertTrue(Files.isRegularFile(out.resolve("model.pt")) && Files.isRegularFile(out.resolve("diffusion4j.json")));
+        Path png = tmp.resolve("threes.png");
+        Result sample = run("sample", "--model", out.toString(), "--class", "3", "--guidance", "3", "--scheduler",
+                "dpmsolver++", "--steps", "5", "--batch", "2", "--out", png.toString());
+        assertEquals(0, sample.code(), () -> sample.out() + sample.err());
+        assertTrue(Files.size(png) > 0);
+    }
+
+    @Test
     void aKilledRankStopsTheOtherWithAClearErrorWithinTheTimeout() throws Exception {
         Path data = toyData();
         int port = LocalLauncher.freePort();
