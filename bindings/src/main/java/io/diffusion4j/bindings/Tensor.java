@@ -111,9 +111,14 @@ public final class Tensor implements AutoCloseable {
         checkCount(data.length, shape);
         Torch.load();
         try (PointerScope ignored = new PointerScope()) {
-            FloatPointer p = new FloatPointer(data);
-            return own(torch.from_blob(p, shape, new TensorOptions(torch.ScalarType.Float)).clone());
+            org.bytedeco.pytorch.Tensor t = emptyHost(torch.ScalarType.Float, shape);
+            t.data_ptr_float().put(data); // straight into the new storage: no JavaCPP-managed staging buffer
+            return own(t);
         }
+    }
+
+    private static org.bytedeco.pytorch.Tensor emptyHost(torch.ScalarType type, long[] shape) {
+        return torch.empty(shape, new TensorOptions(type), new org.bytedeco.pytorch.MemoryFormatOptional());
     }
 
     /** A float64 tensor on the CPU holding a copy of {@code data}. */
@@ -121,8 +126,9 @@ public final class Tensor implements AutoCloseable {
         checkCount(data.length, shape);
         Torch.load();
         try (PointerScope ignored = new PointerScope()) {
-            DoublePointer p = new DoublePointer(data);
-            return own(torch.from_blob(p, shape, new TensorOptions(torch.ScalarType.Double)).clone());
+            org.bytedeco.pytorch.Tensor t = emptyHost(torch.ScalarType.Double, shape);
+            t.data_ptr_double().put(data);
+            return own(t);
         }
     }
 
@@ -131,8 +137,9 @@ public final class Tensor implements AutoCloseable {
         checkCount(data.length, shape);
         Torch.load();
         try (PointerScope ignored = new PointerScope()) {
-            LongPointer p = new LongPointer(data);
-            return own(torch.from_blob(p, shape, new TensorOptions(torch.ScalarType.Long)).clone());
+            org.bytedeco.pytorch.Tensor t = emptyHost(torch.ScalarType.Long, shape);
+            t.data_ptr_long().put(data);
+            return own(t);
         }
     }
 
