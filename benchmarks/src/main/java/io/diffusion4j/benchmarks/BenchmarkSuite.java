@@ -141,8 +141,9 @@ public final class BenchmarkSuite {
     static Map<String, Object> training(boolean quick) throws Exception {
         Map<String, Object> m = new LinkedHashMap<>();
         int steps = quick ? 10 : 100;
-        m.put("overhead", List.of(TrainingOverhead.measure("toy2d", 256, steps, 10),
-                TrainingOverhead.measure("digits", 64, steps, 10)));
+        // toy2d's step is under a millisecond: warm the JIT up well past both paths' compilation (as JMH would)
+        m.put("overhead", List.of(TrainingOverhead.measure("toy2d", 256, quick ? 10 : 1_000, quick ? 10 : 300),
+                TrainingOverhead.measure("digits", 64, steps, quick ? 10 : 20)));
         m.put("memory", TrainingMemory.measure("toy2d", 256, quick ? 500 : 5_000));
         return m;
     }
