@@ -31,6 +31,28 @@ class TorchTest {
         assertTrue(e.getMessage().contains("threads must be >= 1"), e.getMessage());
     }
 
+    /**
+     * OpenBLAS's pool stays at one thread, however many LibTorch uses: both at 2 on 2 cores made a batch-1 digits
+     * run 250x slower (BENCHMARKS.md). Loading sets it unless OPENBLAS_NUM_THREADS is given.
+     */
+    @Test
+    void openBlasKeepsOneThreadUnlessAskedOtherwise() {
+        if (System.getenv("OPENBLAS_NUM_THREADS") == null) {
+            assertEquals(1, Torch.blasThreads(), "after loading");
+        }
+        int before = Torch.threads();
+        try {
+            Torch.setBlasThreads(2);
+            assertEquals(2, Torch.blasThreads());
+            Torch.setThreads(2);
+            assertEquals(1, Torch.blasThreads(), "setThreads keeps OpenBLAS at one thread");
+        } finally {
+            Torch.setThreads(before);
+        }
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Torch.setBlasThreads(0));
+        assertEquals("BLAS threads must be >= 1, got 0", e.getMessage());
+    }
+
     @Test
     void parsesDevices() {
         assertEquals(Device.CPU, Device.parse("cpu"));
