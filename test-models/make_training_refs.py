@@ -15,26 +15,19 @@ Writes src/main/resources/io/diffusion4j/reference/training.json, reference/trai
 reference/training/digits_{data,labels}.pt.
 """
 import json
-import math
 import os
 
 import torch
 from sklearn.datasets import load_digits
+
+from make_solver_refs import alphas_cumprod as solver_alphas_cumprod
 
 ROOT = "src/main/resources/io/diffusion4j/"
 OUT = ROOT + "reference/training/"
 
 
 def alphas_cumprod(cfg):
-    t = cfg["num_train_timesteps"]
-    if cfg["beta_schedule"] == "linear":
-        betas = torch.linspace(cfg["beta_start"], cfg["beta_end"], t, dtype=torch.float64)
-    elif cfg["beta_schedule"] == "squaredcos_cap_v2":
-        f = lambda s: math.cos((s + 0.008) / 1.008 * math.pi / 2) ** 2
-        betas = torch.tensor([min(1 - f((i + 1) / t) / f(i / t), 0.999) for i in range(t)], dtype=torch.float64)
-    else:
-        raise SystemExit("unsupported schedule")
-    return torch.cumprod(1 - betas, 0)
+    return torch.from_numpy(solver_alphas_cumprod(cfg))  # the same float64 schedule as the solver references
 
 
 def min_snr_weights(ab, prediction_type, gamma):
