@@ -148,8 +148,7 @@ final class Generation {
 
     /** The scheduler the options name, with --order, --karras and --rtol/--atol applied as config keys. */
     static Scheduler scheduler(GenerationOptions o, SchedulerConfig config) {
-        String name = o.scheduler != null ? o.scheduler.trim().toLowerCase(Locale.ROOT)
-                : nameOf(config.className());
+        String name = o.scheduler != null ? o.scheduler.trim().toLowerCase(Locale.ROOT) : Schedulers.nameOf(config);
         SchedulerConfig.Builder b = config.toBuilder();
         if (o.order != null) {
             if (o.order < 1 || o.order > 3) {
@@ -190,23 +189,6 @@ final class Generation {
             throw new UsageException("--" + key + " must be > 0, got " + value);
         }
         b.putExtra(key, value);
-    }
-
-    /** The CLI name of a config's {@code _class_name}, for checking which options apply. */
-    private static String nameOf(String className) {
-        if (className == null) {
-            return "";
-        }
-        return switch (className) {
-            case "DDPMScheduler" -> "ddpm";
-            case "DDIMScheduler" -> "ddim";
-            case "EulerDiscreteScheduler" -> "euler";
-            case "EulerAncestralDiscreteScheduler" -> "euler-a";
-            case "HeunDiscreteScheduler" -> "heun";
-            case "DPMSolverMultistepScheduler" -> "dpmsolver++";
-            case "DPMSolverAdaptive" -> "adaptive";
-            default -> className;
-        };
     }
 
     /** Adds a command's own inputs to the request (inside the run's native scope). */

@@ -75,9 +75,8 @@ public final class DiffusionPipeline implements AutoCloseable {
                 k -> NativeScope.unscoped(() -> timestepTensors(plan, batch)));
         try (InferenceGuard inference = Torch.inferenceMode();
              NativeScope run = new NativeScope();
-             NoiseSource noise = request.noiseSource() != null ? request.noiseSource()
-                     : NoiseSource.perSample(request.seeds())) {
-            Denoiser model = request.guided() ? new GuidedDenoiser(denoiser, request.guidanceScale()) : denoiser;
+             NoiseSource noise = noiseSource(request)) {
+            Denoiser model = model(request);
             int total = plan.steps();
             int start = 0;
             if (request.image() != null && request.mask() == null) {
@@ -113,20 +112,12 @@ public final class DiffusionPipeline implements AutoCloseable {
             Tensor labels = labels(request, batch);
             SamplerRun state = plan.start();
             try {
-                boolean reducedPrecision = denoiser.dtype() != DType.FLOAT32;
                 long t0 = System.nanoTime();
                 int runSteps = total - start;
                 for (int i = start; i < total; i++) {
                     checkCancelled(request, i - start, runSteps);
                     try (NativeScope step = new NativeScope()) {
-                        Tensor in = plan.scaleModelInput(x, i);
-                        if (reducedPrecision) {
-                            in = in.to(denoiser.dtype());
-                        }
-                        Tensor out = model.predict(in, timesteps[i], labels);
-                        if (reducedPrecision) {
-                            out = out.to(DType.FLOAT32);
-                        }
+                        Tensor out = predict(model, plan.scaleModelInput(x, i), timesteps[i], labels);
                         Tensor eps = plan.needsNoise(i) ? noise.next(x.shape(), denoiser.device()) : null;
                         Tensor next = state.stepInPlace(i, out, x, eps); // x itself when the step runs in place
                         if (keepMask != null) {
@@ -174,13 +165,11 @@ public final class DiffusionPipeline implements AutoCloseable {
         int batch = request.batchSize();
         try (InferenceGuard inference = Torch.inferenceMode();
              NativeScope run = new NativeScope();
-             NoiseSource noise = request.noiseSource() != null ? request.noiseSource()
-                     : NoiseSource.perSample(request.seeds())) {
-            Denoiser model = request.guided() ? new GuidedDenoiser(denoiser, request.guidanceScale()) : denoiser;
+             NoiseSource noise = noiseSource(request)) {
+            Denoiser model = model(request);
             Tensor x = request.initNoise() != null ? request.initNoise().to(denoiser.device(), DType.FLOAT32)
                     : noise.next(resolveShape(request), denoiser.device());
             Tensor labels = labels(request, batch);
-            boolean reducedPrecision = denoiser.dtype() != DType.FLOAT32;
             DType td = denoiser.timestepDType();
             long t0 = System.nanoTime();
             int[] evaluations = {0};
@@ -188,11 +177,7 @@ public final class DiffusionPipeline implements AutoCloseable {
                 checkCancelled(request, evaluations[0], 0);
                 Tensor ts = Tensor.full(td.isFloatingPoint() ? timestep : Math.rint(timestep), td, denoiser.device(),
                         batch);
-                Tensor in = reducedPrecision ? sample.to(denoiser.dtype()) : sample;
-                Tensor out = model.predict(in, ts, labels);
-                if (reducedPrecision) {
-                    out = out.to(DType.FLOAT32);
-                }
+                Tensor out = predict(model, sample, ts, labels);
                 if (request.checkNumerics() && !out.allFinite()) {
                     throw new NonFiniteResultException("NaN or Inf in the model output at evaluation "
                             + (evaluations[0] + 1) + " (timestep " + timestep + ")");
@@ -211,6 +196,24 @@ public final class DiffusionPipeline implements AutoCloseable {
             }
             return run.keep(result);
         }
+    }
+
+    private static NoiseSource noiseSource(GenerationRequest r) {
+        return r.noiseSource() != null ? r.noiseSource() : NoiseSource.perSample(r.seeds());
+    }
+
+    /** The denoiser, wrapped in classifier-free guidance when the request asks for it. */
+    private Denoiser model(GenerationRequest r) {
+        return r.guided() ? new GuidedDenoiser(denoiser, r.guidanceScale()) : denoiser;
+    }
+
+    /** One model call in the model's dtype; the output in float32. */
+    private Tensor predict(Denoiser model, Tensor in, Tensor timesteps, Tensor labels) {
+        DType dtype = denoiser.dtype();
+        if (dtype == DType.FLOAT32) {
+            return model.predict(in, timesteps, labels);
+        }
+        return model.predict(in.to(dtype), timesteps, labels).to(DType.FLOAT32);
     }
 
     private Tensor[] timestepTensors(SamplingPlan plan, int batch) {

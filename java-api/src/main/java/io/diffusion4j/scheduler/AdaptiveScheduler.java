@@ -136,8 +136,11 @@ public final class AdaptiveScheduler implements Scheduler {
                     Tensor xu = firstOrder(x, d, s, u, h / 2);
                     Tensor du = dataPrediction(model, xu, lambda + h / 2);
                     evaluations++;
-                    Tensor low = firstOrder(x, d, s, t, h);
-                    Tensor high = firstOrder(x, du, s, t, h);
+                    // both solutions at t share the x term: x_t = (sigma_t / sigma_s) x + c * x0
+                    Tensor xt = x.mul(Sigmas.vpSigma(t) / Sigmas.vpSigma(s));
+                    double c = -Sigmas.alpha(t) * (Math.exp(-h) - 1.0);
+                    Tensor low = xt.add(d, c);
+                    Tensor high = xt.add(du, c);
                     Tensor delta = low.abs().maximum(x.abs()).mul(rtol).clampMin(atol);
                     double err = Math.sqrt(low.sub(high).div(delta).square().mean().item());
                     double factor = err == 0 ? MAX_FACTOR

@@ -40,6 +40,26 @@ public final class Schedulers {
         }
     }
 
+    /**
+     * The name in {@link #NAMES} of the scheduler a config's {@code _class_name} selects (its
+     * {@code algorithm_type} decides between dpmsolver++ and sde-dpmsolver++), or the class name itself when it
+     * selects none.
+     */
+    public static String nameOf(SchedulerConfig config) {
+        String cls = config.className() == null ? "" : config.className();
+        return switch (cls) {
+            case DdpmScheduler.CLASS_NAME -> "ddpm";
+            case DdimScheduler.CLASS_NAME -> "ddim";
+            case EulerScheduler.CLASS_NAME -> "euler";
+            case EulerAncestralScheduler.CLASS_NAME -> "euler-a";
+            case HeunScheduler.CLASS_NAME -> "heun";
+            case DpmSolverScheduler.CLASS_NAME -> config.extraString("algorithm_type", "dpmsolver++")
+                    .equals("sde-dpmsolver++") ? "sde-dpmsolver++" : "dpmsolver++";
+            case AdaptiveScheduler.CLASS_NAME -> "adaptive";
+            default -> cls;
+        };
+    }
+
     /** A scheduler by name (one of {@link #NAMES}) over the model's config. */
     public static Scheduler byName(String name, SchedulerConfig config, double eta) {
         String n = name.trim().toLowerCase(Locale.ROOT);
