@@ -7,7 +7,8 @@ import org.bytedeco.pytorch.global.torch;
 
 /**
  * The LibTorch runtime: versions, threads, devices. Loading the natives happens on first use of any binding
- * class (the first load unpacks them into {@code ~/.javacpp/cache}, a few seconds once).
+ * class (the first load unpacks them into {@code ~/.javacpp/cache}, a few seconds once; see
+ * {@link #extractNatives()} for why all of them are unpacked before the first is loaded).
  */
 public final class Torch {
     private static volatile boolean loaded;
@@ -21,7 +22,7 @@ public final class Torch {
             synchronized (Torch.class) {
                 if (!loaded) {
                     try {
-                        precache();
+                        extractNatives();
                         Loader.load(torch.class);
                         if (System.getenv("OPENBLAS_NUM_THREADS") == null) {
                             setBlasThreadsLoaded(1); // see setThreads
@@ -37,23 +38,42 @@ public final class Torch {
     }
 
     /**
-     * Extracts every native library into JavaCPP's cache before the first is loaded. Measured here: when
-     * libtorch_cpu is loaded while the cache is still being filled one library at a time, the JVM crashes in
-     * pthread_mutex_lock (fresh {@code ~/.javacpp/cache} only; later runs load fine). Extracting the whole
-     * folders first makes the first run load like every later one.
+     * Extracts every native library of the presets this build uses (JavaCPP, OpenBLAS, LibTorch, and CUDA in the
+     * {@code cuda} build) into JavaCPP's cache, without loading any; {@link #load()} does this first. Idempotent, and
+     * cheap once the cache is complete (JavaCPP compares each file's size and time with its jar entry).
+     *
+     * <p>Why: JavaCPP otherwise extracts each library just before loading it, in its preload order, and loads
+     * {@code libtorch.so} (a 15 KB stub whose only dependency is {@code libtorch_cpu.so}, found through
+     * {@code RUNPATH $ORIGIN}) before it has extracted {@code libtorch_cpu.so}. On an empty cache the dynamic linker
+     * therefore looks further and, on a machine with a system LibTorch (Debian's {@code libtorch1.13}, which
+     * {@code python3-torch} installs), loads {@code /lib/x86_64-linux-gnu/libtorch_cpu.so} 1.13 and its dependency
+     * tree; loading the presets' own 2.10 {@code libtorch_cpu.so} next runs two LibTorches' static initialisers in one
+     * process, and the JVM dies with SIGSEGV in {@code pthread_mutex_lock} (measured with {@code LD_DEBUG=files}).
+     * With the whole folder extracted first, {@code $ORIGIN} always finds the right library. Extraction takes part in
+     * JavaCPP's cache locking (a file lock per file, size and time set after the bytes), so processes that start
+     * together on one empty cache wait for each other's files instead of loading half-written ones.
+     *
+     * <p>Code that touches {@code org.bytedeco} classes directly before any diffusion4j class must call
+     * {@link #load()} (or this method) first: a presets class loads the natives the unsafe way.
+     *
+     * @throws NativeOperationException if the cache folder cannot be written
      */
-    private static void precache() {
+    public static void extractNatives() {
         String platform = Loader.getPlatform();
-        Class<?>[] owners = {Loader.class, org.bytedeco.openblas.global.openblas.class, torch.class};
-        String[] names = {"javacpp", "openblas", "pytorch"};
-        for (int i = 0; i < owners.length; i++) {
+        for (String[] preset : PRESETS) {
+            Class<?> owner;
+            try {
+                owner = Class.forName(preset[1], false, Torch.class.getClassLoader());
+            } catch (ClassNotFoundException e) {
+                continue; // e.g. the CUDA presets in the CPU build
+            }
             for (String suffix : new String[] {"", "-gpu"}) {
-                String dir = "/org/bytedeco/" + names[i] + "/" + platform + suffix + "/";
-                if (owners[i].getResource(dir) == null) {
+                String dir = "/org/bytedeco/" + preset[0] + "/" + platform + suffix + "/";
+                if (owner.getResource(dir) == null) {
                     continue;
                 }
                 try {
-                    Loader.cacheResources(owners[i], dir);
+                    Loader.cacheResources(owner, dir);
                 } catch (java.io.IOException e) {
                     throw new NativeOperationException("cannot extract LibTorch natives into JavaCPP's cache "
                             + "(~/.javacpp/cache, or -Dorg.bytedeco.javacpp.cachedir): " + e.getMessage(), e);
@@ -61,6 +81,14 @@ public final class Torch {
             }
         }
     }
+
+    /** Resource folder name and a class of each presets artifact whose natives {@link #extractNatives} unpacks. */
+    private static final String[][] PRESETS = {
+        {"javacpp", "org.bytedeco.javacpp.Loader"},
+        {"openblas", "org.bytedeco.openblas.global.openblas"},
+        {"cuda", "org.bytedeco.cuda.global.cudart"},
+        {"pytorch", "org.bytedeco.pytorch.global.torch"},
+    };
 
     /** The LibTorch version, e.g. {@code 2.10.0}. */
     public static String libtorchVersion() {

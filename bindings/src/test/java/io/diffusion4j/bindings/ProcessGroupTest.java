@@ -186,10 +186,8 @@ class ProcessGroupTest {
 
     /** A second JVM as rank 1; returns once it has joined and passed the first barrier with us. */
     private Process startWorker(int port, long timeoutMs, ProcessGroup[] mine) throws Exception {
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        Process p = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"),
-                ProcessGroupWorker.class.getName(), "1", "2", Integer.toString(port), Long.toString(timeoutMs))
-                .redirectErrorStream(true).start();
+        Process p = new ProcessBuilder(Fixtures.javaCommand(ProcessGroupWorker.class, List.of(), "1", "2",
+                Integer.toString(port), Long.toString(timeoutMs))).redirectErrorStream(true).start();
         BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
         awaitLine(out, "LOADED", p);
         ProcessGroupConfig c = ProcessGroupConfig.tcp(0, 2, "127.0.0.1", port)
