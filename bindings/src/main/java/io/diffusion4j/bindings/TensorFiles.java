@@ -5,14 +5,23 @@ import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.ByteVector;
+import org.bytedeco.pytorch.GenericDict;
+import org.bytedeco.pytorch.GenericDictIterator;
 import org.bytedeco.pytorch.IValue;
+import org.bytedeco.pytorch.IValueVector;
+import org.bytedeco.pytorch.JitModule;
+import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.QualifiedName;
 import org.bytedeco.pytorch.global.torch;
 
 /**
  * Tensor files in PyTorch's own format: what Python's {@code torch.save(tensor, path)} writes and
- * {@code torch.load(path)} reads.
+ * {@code torch.load(path)} reads, and state dicts ({@code torch.save(module.state_dict(), path)}: the
+ * {@code .bin}/{@code .pt} weights of diffusers and PyTorch), read and written by LibTorch's own pickler.
  */
 public final class TensorFiles {
     static {
@@ -85,7 +94,123 @@ public final class TensorFiles {
      * interrupted write never leaves a broken file.
      */
     public static void write(Path file, Tensor tensor) throws IOException {
-        byte[] bytes = toBytes(tensor);
+        writeAtomically(file, toBytes(tensor));
+    }
+
+    /**
+     * Reads a state dict: a {@code dict[str, Tensor]} (or {@code OrderedDict}) saved by Python's
+     * {@code torch.save(module.state_dict(), path)} or by {@link #writeStateDict}, in the file's order. The tensors
+     * are on the CPU in their saved dtypes and belong to the current {@link NativeScope}, or to the caller.
+     *
+     * @throws TensorFileException if the file is missing, not in {@code torch.save}'s (zip) format, or not a
+     *     dict from names to tensors
+     */
+    public static LinkedHashMap<String, Tensor> readStateDict(Path file) throws IOException {
+        Torch.load();
+        String source = file.toAbsolutePath().toString();
+        if (!Files.isRegularFile(file)) {
+            throw new TensorFileException("state dict not found: " + source);
+        }
+        byte[] bytes;
+        try {
+            bytes = Files.readAllBytes(file);
+        } catch (IOException e) {
+            throw new TensorFileException("cannot read state dict " + source + ": " + e.getMessage(), e);
+        }
+        LinkedHashMap<String, Tensor> out = new LinkedHashMap<>();
+        boolean done = false;
+        try (PointerScope ignored = new PointerScope()) {
+            IValue v;
+            try {
+                v = torch.pickle_load(new ByteVector(bytes));
+            } catch (RuntimeException e) {
+                throw new TensorFileException(source + " is not a PyTorch file in torch.save's format ("
+                        + NativeErrors.summary(e) + ")", e);
+            }
+            bytes = null;
+            if (!v.isGenericDict()) {
+                throw new TensorFileException(source + ": expected a state dict (dict of tensors), got "
+                        + v.tagKind().getString() + " (save one with torch.save(module.state_dict(), path))");
+            }
+            GenericDict d = v.toGenericDict();
+            for (GenericDictIterator it = d.begin(); it.notEquals(d.end()); it = it.increment()) {
+                IValue key = it.access().key();
+                IValue value = it.access().value();
+                if (!key.isString()) {
+                    throw new TensorFileException(source + ": a state dict maps names to tensors, found a "
+                            + key.tagKind().getString() + " key");
+                }
+                String name = key.toStringRef().getString();
+                if (!value.isTensor()) {
+                    throw new TensorFileException(source + ": a state dict maps names to tensors, '" + name
+                            + "' holds a " + value.tagKind().getString());
+                }
+                out.put(name, Tensor.own(new org.bytedeco.pytorch.Tensor(value.toTensor())));
+            }
+            done = true;
+            return out;
+        } catch (TensorFileException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            throw new TensorFileException("cannot read state dict " + source + ": " + NativeErrors.summary(e), e);
+        } finally {
+            if (!done) {
+                out.values().forEach(Tensor::close);
+            }
+        }
+    }
+
+    /**
+     * Writes {@code tensors} as a state dict that Python's {@code torch.load(path)} reads as a
+     * {@code dict[str, Tensor]} (for {@code module.load_state_dict}), in the map's order; tensors are detached and
+     * copied to the CPU as they are. Written to a temporary sibling and renamed.
+     */
+    public static void writeStateDict(Path file, Map<String, Tensor> tensors) throws IOException {
+        Torch.load();
+        byte[] bytes;
+        try (PointerScope ignored = new PointerScope(); NoGradGuard g = new NoGradGuard()) {
+            IValueVector args = new IValueVector();
+            IValue dict = StateDictBuilder.METHODS.get_method("empty").apply(args);
+            org.bytedeco.pytorch.Method put = StateDictBuilder.METHODS.get_method("put");
+            for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
+                if (e.getKey() == null || e.getValue() == null || e.getValue().isClosed()) {
+                    throw new IllegalArgumentException("state dict entries need a name and an open tensor, got "
+                            + e.getKey() + " -> " + e.getValue());
+                }
+                args.clear();
+                args.push_back(dict);
+                args.push_back(new IValue(e.getKey()));
+                args.push_back(new IValue(e.getValue().unwrap().detach().cpu().contiguous()));
+                put.apply(args);
+            }
+            bytes = torch.pickle_save(dict).get();
+        } catch (RuntimeException e) {
+            if (e instanceof IllegalArgumentException) {
+                throw e;
+            }
+            throw new TensorFileException("cannot write the state dict " + file.toAbsolutePath() + ": "
+                    + NativeErrors.summary(e), e);
+        }
+        writeAtomically(file, bytes);
+    }
+
+    /** LibTorch offers Java no constructor of a {@code Dict[str, Tensor]}; two TorchScript methods build one. */
+    private static final class StateDictBuilder {
+        static final JitModule METHODS = NativeScope.unscoped(() -> {
+            try (PointerScope ignored = new PointerScope()) {
+                JitModule m = new JitModule(new QualifiedName("StateDictBuilder"));
+                m.define("def empty(self) -> Dict[str, Tensor]:\n"
+                        + "    d: Dict[str, Tensor] = {}\n"
+                        + "    return d\n"
+                        + "def put(self, d: Dict[str, Tensor], k: str, v: Tensor):\n"
+                        + "    d[k] = v\n");
+                m.retainReference();
+                return m;
+            }
+        });
+    }
+
+    private static void writeAtomically(Path file, byte[] bytes) throws IOException {
         Path abs = file.toAbsolutePath();
         Path dir = abs.getParent();
         if (dir != null) {
