@@ -98,8 +98,9 @@ public final class TensorFiles {
     }
 
     /**
-     * Reads a state dict: a {@code dict[str, Tensor]} (or {@code OrderedDict}) saved by Python's
-     * {@code torch.save(module.state_dict(), path)} or by {@link #writeStateDict}, in the file's order. The tensors
+     * Reads a state dict: a {@code dict[str, Tensor]} or the {@code OrderedDict} (with {@code _metadata}) that
+     * Python's {@code torch.save(module.state_dict(), path)} writes, or what {@link #writeStateDict} writes, in the
+     * file's order. The tensors
      * are on the CPU in their saved dtypes and belong to the current {@link NativeScope}, or to the caller.
      *
      * @throws TensorFileException if the file is missing, not in {@code torch.save}'s (zip) format, or not a
@@ -117,6 +118,15 @@ public final class TensorFiles {
         } catch (IOException e) {
             throw new TensorFileException("cannot read state dict " + source + ": " + e.getMessage(), e);
         }
+        byte[] rewritten; // torch.save(module.state_dict()) pickles an OrderedDict, which LibTorch cannot read
+        try {
+            rewritten = OrderedDictPickles.rewrite(bytes);
+        } catch (RuntimeException e) {
+            rewritten = null; // not the expected shape after all: LibTorch gives its own error below
+        }
+        if (rewritten != null) {
+            bytes = rewritten;
+        }
         LinkedHashMap<String, Tensor> out = new LinkedHashMap<>();
         boolean done = false;
         try (PointerScope ignored = new PointerScope()) {
@@ -128,6 +138,9 @@ public final class TensorFiles {
                         + NativeErrors.summary(e) + ")", e);
             }
             bytes = null;
+            if (rewritten != null && v.isTuple() && v.toTupleRef().size() == 2) {
+                v = new IValue(v.toTupleRef().elements().get(1)); // (OrderedDict global, the state dict)
+            }
             if (!v.isGenericDict()) {
                 throw new TensorFileException(source + ": expected a state dict (dict of tensors), got "
                         + v.tagKind().getString() + " (save one with torch.save(module.state_dict(), path))");
