@@ -7,6 +7,8 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.javacpp.PointerPointer;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.ByteVector;
 import org.bytedeco.pytorch.GenericDict;
@@ -67,7 +69,7 @@ public final class TensorFiles {
     public static Tensor fromBytes(byte[] bytes, String sourceName) throws TensorFileException {
         Torch.load();
         try (PointerScope ignored = new PointerScope()) {
-            IValue v = torch.pickle_load(new ByteVector(bytes));
+            IValue v = torch.pickle_load(byteVector(bytes));
             if (!v.isTensor()) {
                 throw new TensorFileException(sourceName + " holds a " + v.tagKind().getString()
                         + ", expected a single tensor (save one with torch.save(tensor, path))");
@@ -132,7 +134,7 @@ public final class TensorFiles {
         try (PointerScope ignored = new PointerScope()) {
             IValue v;
             try {
-                v = torch.pickle_load(new ByteVector(bytes));
+                v = torch.pickle_load(byteVector(bytes));
             } catch (RuntimeException e) {
                 throw new TensorFileException(source + " is not a PyTorch file in torch.save's format ("
                         + NativeErrors.summary(e) + ")", e);
@@ -221,6 +223,26 @@ public final class TensorFiles {
                 return m;
             }
         });
+    }
+
+    /**
+     * A {@code std::vector<char>} holding {@code bytes}, filled by one bulk copy: JavaCPP's
+     * {@code new ByteVector(byte...)} stores element by element, one native call per byte (14 s for 143 MB).
+     */
+    static ByteVector byteVector(byte[] bytes) {
+        ByteVector v = new ByteVector(bytes.length);
+        if (bytes.length == 0) {
+            return v;
+        }
+        // a std::vector starts with its begin and end pointers (libstdc++, libc++ and MSVC alike); check, then copy
+        PointerPointer<BytePointer> fields = new PointerPointer<>(v);
+        BytePointer begin = fields.get(BytePointer.class, 0);
+        BytePointer end = fields.get(BytePointer.class, 1);
+        if (end.address() - begin.address() != bytes.length || v.size() != bytes.length) {
+            return new ByteVector(bytes); // unexpected layout: the slow, safe way
+        }
+        begin.capacity(bytes.length).put(bytes);
+        return v;
     }
 
     private static void writeAtomically(Path file, byte[] bytes) throws IOException {
