@@ -14,6 +14,8 @@ Writes src/main/resources/io/diffusion4j/fixtures/safetensors/:
                            _metadata, as diffusers' .bin weights are)
   module_state.safetensors the same state dict through the stand-in's save_file(metadata={"format": "pt"}), as
                            diffusers' save_pretrained writes it
+  many_state.bin           a 300-tensor OrderedDict state dict (pickle memo ids past 255: LONG_BINPUT), and
+  many_state.pt            the same tensors as a plain dict
 
 check_java_safetensors.py does the other direction (files written by Java, read here).
 """
@@ -105,6 +107,16 @@ def main():
     torch.save(state, os.path.join(OUT, "module_state.bin"))
     safetensors.torch.save_file({k: v.contiguous() for k, v in state.items()},
                                 os.path.join(OUT, "module_state.safetensors"), metadata={"format": "pt"})
+    g = torch.Generator().manual_seed(3)
+    many = torch.nn.Module()
+    for i in range(150):
+        many.add_module(f"layer{i}", torch.nn.Linear(2, 1))
+    with torch.no_grad():
+        for p in many.parameters():
+            p.copy_(torch.randn(p.shape, generator=g))
+    state = many.state_dict()
+    torch.save(state, os.path.join(OUT, "many_state.bin"))
+    torch.save(dict(state), os.path.join(OUT, "many_state.pt"))
     print("wrote", sorted(os.listdir(OUT)))
 
 

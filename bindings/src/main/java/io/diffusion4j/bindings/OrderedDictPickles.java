@@ -4,10 +4,9 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.util.zip.CRC32;
-import java.util.zip.ZipEntry;
-import java.util.zip.ZipOutputStream;
 
 /**
  * Lets LibTorch's unpickler read the state dicts that Python's {@code torch.save(module.state_dict())} writes: a
@@ -22,25 +21,35 @@ import java.util.zip.ZipOutputStream;
  * which this class rewrites to {@code PROTO 2; GLOBAL ...; BINPUT 0; EMPTY_DICT; BINPUT 1; items; TUPLE2; STOP}: the
  * OrderedDict global stays in memo 0 for the tensors' hooks and under the dict on the stack, the {@code _metadata}
  * state is dropped, and the result is the tuple {@code (OrderedDict, dict)} whose second element is the state
- * dict. The zip archive is rebuilt around the new {@code data.pkl} (torch.save stores every record uncompressed).
+ * dict.
+ *
+ * <p>The archive is not rebuilt: the file's bytes up to its central directory stay as they are, and a {@link Plan}
+ * says what to put after them — a new {@code data.pkl} record and a central directory pointing at it (the old
+ * record stays as unused bytes). So the tensors' bytes are copied once, from the file to LibTorch's buffer.
  */
 final class OrderedDictPickles {
     private static final byte[] PREFIX = "\u0080\u0002ccollections\nOrderedDict\nq\u0000)Rq\u0001"
             .getBytes(StandardCharsets.ISO_8859_1);
     private static final byte[] METADATA_KEY = "X\t\u0000\u0000\u0000_metadata".getBytes(StandardCharsets.ISO_8859_1);
 
+    /** Keep the file's first {@code keep} bytes, then append {@code tail}. */
+    record Plan(long keep, byte[] tail) {
+    }
+
     private OrderedDictPickles() {
     }
 
     /**
-     * The archive {@code zip} (a torch.save file) with its OrderedDict state-dict pickle rewritten as above, or null
-     * if its {@code data.pkl} does not have that shape (then it is left to LibTorch as it is).
+     * The plan for the torch.save archive open on {@code ch}, or null if its {@code data.pkl} is not an OrderedDict
+     * state dict of the shape above (zip64 archives and compressed records are left alone too).
      */
-    static byte[] rewrite(byte[] zip) throws IOException {
-        ByteBuffer b = ByteBuffer.wrap(zip).order(ByteOrder.LITTLE_ENDIAN);
+    static Plan plan(FileChannel ch) throws IOException {
+        long size = ch.size();
+        int tailLen = (int) Math.min(size, 22 + 65_535);
+        ByteBuffer tail = read(ch, size - tailLen, tailLen);
         int eocd = -1;
-        for (int i = zip.length - 22; i >= Math.max(0, zip.length - 22 - 65_535); i--) {
-            if (b.getInt(i) == 0x06054b50) {
+        for (int i = tailLen - 22; i >= 0; i--) {
+            if (tail.getInt(i) == 0x06054b50) {
                 eocd = i;
                 break;
             }
@@ -48,88 +57,104 @@ final class OrderedDictPickles {
         if (eocd < 0) {
             return null;
         }
-        int entries = Short.toUnsignedInt(b.getShort(eocd + 10));
-        long cd = Integer.toUnsignedLong(b.getInt(eocd + 16));
-        String[] names = new String[entries];
-        int[] starts = new int[entries];
-        int[] sizes = new int[entries];
-        int pickle = -1;
+        int entries = Short.toUnsignedInt(tail.getShort(eocd + 10));
+        long cdSize = Integer.toUnsignedLong(tail.getInt(eocd + 12));
+        long cdStart = Integer.toUnsignedLong(tail.getInt(eocd + 16));
+        long eocdAt = size - tailLen + eocd;
+        if (entries == 0xFFFF || cdStart == 0xFFFFFFFFL || cdStart + cdSize > eocdAt || cdSize > 64L << 20) {
+            return null; // zip64 or inconsistent
+        }
+        byte[] eocdBytes = new byte[tailLen - eocd];
+        tail.get(eocd, eocdBytes);
+        ByteBuffer cd = read(ch, cdStart, (int) cdSize);
+        int pos = 0;
         for (int k = 0; k < entries; k++) {
-            if (cd + 46 > zip.length || b.getInt((int) cd) != 0x02014b50) {
+            if (pos + 46 > cdSize || cd.getInt(pos) != 0x02014b50) {
                 return null;
             }
-            int c = (int) cd;
-            int method = Short.toUnsignedInt(b.getShort(c + 10));
-            int nameLen = Short.toUnsignedInt(b.getShort(c + 28));
-            int extraLen = Short.toUnsignedInt(b.getShort(c + 30));
-            int commentLen = Short.toUnsignedInt(b.getShort(c + 32));
-            long size = Integer.toUnsignedLong(b.getInt(c + 20));
-            long local = Integer.toUnsignedLong(b.getInt(c + 42));
-            if (method != 0 || size == 0xFFFFFFFFL || local == 0xFFFFFFFFL || c + 46 + nameLen > zip.length
-                    || local + 30 > zip.length || b.getInt((int) local) != 0x04034b50) {
-                return null; // compressed, zip64 or odd: leave it to LibTorch
-            }
-            names[k] = new String(zip, c + 46, nameLen, StandardCharsets.UTF_8);
-            int l = (int) local;
-            long data = local + 30 + Short.toUnsignedInt(b.getShort(l + 26)) + Short.toUnsignedInt(b.getShort(l + 28));
-            if (data + size > zip.length) {
+            int nameLen = Short.toUnsignedInt(cd.getShort(pos + 28));
+            int extraLen = Short.toUnsignedInt(cd.getShort(pos + 30));
+            int commentLen = Short.toUnsignedInt(cd.getShort(pos + 32));
+            if (pos + 46 + nameLen > cdSize) {
                 return null;
             }
-            starts[k] = (int) data;
-            sizes[k] = (int) size;
-            if (names[k].equals("data.pkl") || names[k].endsWith("/data.pkl")) {
-                pickle = k;
+            byte[] nameBytes = new byte[nameLen];
+            cd.get(pos + 46, nameBytes);
+            String name = new String(nameBytes, StandardCharsets.UTF_8);
+            if (name.equals("data.pkl") || name.endsWith("/data.pkl")) {
+                return planFor(ch, cd, pos, nameBytes, cdStart, eocdBytes);
             }
-            cd += 46L + nameLen + extraLen + commentLen;
+            pos += 46 + nameLen + extraLen + commentLen;
         }
-        if (pickle < 0) {
-            return null;
-        }
-        byte[] pkl = rewritePickle(zip, starts[pickle], sizes[pickle]);
-        if (pkl == null) {
-            return null;
-        }
-        ByteArrayOutputStream out = new ByteArrayOutputStream(zip.length + 64);
-        try (ZipOutputStream z = new ZipOutputStream(out)) {
-            for (int k = 0; k < entries; k++) {
-                boolean isPickle = k == pickle;
-                int off = isPickle ? 0 : starts[k];
-                int len = isPickle ? pkl.length : sizes[k];
-                byte[] src = isPickle ? pkl : zip;
-                ZipEntry e = new ZipEntry(names[k]);
-                e.setMethod(ZipEntry.STORED);
-                e.setSize(len);
-                e.setCompressedSize(len);
-                CRC32 crc = new CRC32();
-                crc.update(src, off, len);
-                e.setCrc(crc.getValue());
-                z.putNextEntry(e);
-                z.write(src, off, len);
-                z.closeEntry();
-            }
-        }
-        return out.toByteArray();
+        return null;
     }
 
-    private static byte[] rewritePickle(byte[] zip, int start, int size) {
-        int end = start + size;
-        if (size < PREFIX.length + 2 || zip[end - 1] != '.') {
+    private static Plan planFor(FileChannel ch, ByteBuffer cd, int entry, byte[] name, long cdStart, byte[] eocd)
+            throws IOException {
+        int method = Short.toUnsignedInt(cd.getShort(entry + 10));
+        long size = Integer.toUnsignedLong(cd.getInt(entry + 20));
+        long local = Integer.toUnsignedLong(cd.getInt(entry + 42));
+        if (method != 0 || size == 0xFFFFFFFFL || local == 0xFFFFFFFFL || size > 64L << 20 || local + 30 > cdStart) {
             return null;
         }
-        for (int i = 0; i < PREFIX.length; i++) {
-            if (zip[start + i] != PREFIX[i]) {
-                return null;
-            }
+        ByteBuffer header = read(ch, local, 30);
+        if (header.getInt(0) != 0x04034b50) {
+            return null;
+        }
+        long data = local + 30 + Short.toUnsignedInt(header.getShort(26)) + Short.toUnsignedInt(header.getShort(28));
+        if (data + size > cdStart) {
+            return null;
+        }
+        byte[] pkl = new byte[(int) size];
+        read(ch, data, (int) size).get(0, pkl);
+        byte[] fixed = rewritePickle(pkl);
+        if (fixed == null) {
+            return null;
+        }
+        CRC32 crc32 = new CRC32();
+        crc32.update(fixed);
+        int crc = (int) crc32.getValue();
+
+        int localLen = 30 + name.length;
+        ByteBuffer out = ByteBuffer.allocate(localLen + fixed.length + cd.capacity() + eocd.length)
+                .order(ByteOrder.LITTLE_ENDIAN);
+        // the new local record: stored, no flags, no extra field
+        out.putInt(0x04034b50).putShort((short) 20).putShort((short) 0).putShort((short) 0)
+                .putShort((short) 0).putShort((short) 0).putInt(crc).putInt(fixed.length).putInt(fixed.length)
+                .putShort((short) name.length).putShort((short) 0).put(name).put(fixed);
+        // the central directory, with data.pkl's entry pointing at the new record
+        int cdAt = out.position();
+        cd.position(0);
+        out.put(cd);
+        int e = cdAt + entry;
+        out.putShort(e + 8, (short) 0); // flags: no data descriptor
+        out.putInt(e + 16, crc).putInt(e + 20, fixed.length).putInt(e + 24, fixed.length);
+        out.putInt(e + 42, (int) cdStart);
+        // end of central directory: same entries and size, new offset
+        int eocdAt = out.position();
+        out.put(eocd);
+        out.putInt(eocdAt + 16, (int) (cdStart + localLen + fixed.length));
+        if (cdStart + out.capacity() > 0xFFFFFFFFL) {
+            return null;
+        }
+        return new Plan(cdStart, out.array());
+    }
+
+    /** The rewritten pickle, or null if {@code pkl} is not an OrderedDict state dict of the expected shape. */
+    static byte[] rewritePickle(byte[] pkl) {
+        int end = pkl.length;
+        if (end < PREFIX.length + 2 || pkl[end - 1] != '.' || !matches(pkl, 0, PREFIX)) {
+            return null;
         }
         int bodyEnd = end - 1; // before STOP
-        if (zip[end - 2] == 'b') {
+        if (pkl[end - 2] == 'b') {
             // the BUILD state: EMPTY_DICT, BINPUT n (or LONG_BINPUT n), then the '_metadata' key
             int state = -1;
-            for (int i = end - METADATA_KEY.length; i > start + PREFIX.length && state < 0; i--) {
-                if (matches(zip, i, METADATA_KEY)) {
-                    if (i >= 3 && zip[i - 3] == '}' && zip[i - 2] == 'q') {
+            for (int i = end - METADATA_KEY.length; i > PREFIX.length && state < 0; i--) {
+                if (matches(pkl, i, METADATA_KEY)) {
+                    if (pkl[i - 3] == '}' && pkl[i - 2] == 'q') {
                         state = i - 3;
-                    } else if (i >= 6 && zip[i - 6] == '}' && zip[i - 5] == 'r') {
+                    } else if (pkl[i - 6] == '}' && pkl[i - 5] == 'r') {
                         state = i - 6;
                     }
                 }
@@ -139,13 +164,19 @@ final class OrderedDictPickles {
             }
             bodyEnd = state;
         }
-        ByteArrayOutputStream p = new ByteArrayOutputStream(size + 2);
-        p.write(zip, start, PREFIX.length - 4); // PROTO 2; GLOBAL collections.OrderedDict; BINPUT 0
+        ByteArrayOutputStream p = new ByteArrayOutputStream(end + 2);
+        p.write(pkl, 0, PREFIX.length - 4); // PROTO 2; GLOBAL collections.OrderedDict; BINPUT 0
         p.write('}'); // EMPTY_DICT instead of EMPTY_TUPLE REDUCE
-        p.write(zip, start + PREFIX.length - 2, bodyEnd - (start + PREFIX.length - 2)); // BINPUT 1; the items
+        p.write(pkl, PREFIX.length - 2, bodyEnd - (PREFIX.length - 2)); // BINPUT 1; the items
         p.write(0x86); // TUPLE2 (OrderedDict global, the dict)
         p.write('.');
         return p.toByteArray();
+    }
+
+    private static ByteBuffer read(FileChannel ch, long position, int length) throws IOException {
+        ByteBuffer b = ByteBuffer.allocate(length).order(ByteOrder.LITTLE_ENDIAN);
+        SafetensorsHeader.readFully(ch, b, position, "state dict");
+        return b.flip();
     }
 
     private static boolean matches(byte[] a, int at, byte[] pattern) {

@@ -4,7 +4,9 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.channels.FileChannel;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.bytedeco.javacpp.BytePointer;
@@ -114,33 +116,29 @@ public final class TensorFiles {
         if (!Files.isRegularFile(file)) {
             throw new TensorFileException("state dict not found: " + source);
         }
-        byte[] bytes;
-        try {
-            bytes = Files.readAllBytes(file);
-        } catch (IOException e) {
-            throw new TensorFileException("cannot read state dict " + source + ": " + e.getMessage(), e);
-        }
-        byte[] rewritten; // torch.save(module.state_dict()) pickles an OrderedDict, which LibTorch cannot read
-        try {
-            rewritten = OrderedDictPickles.rewrite(bytes);
-        } catch (RuntimeException e) {
-            rewritten = null; // not the expected shape after all: LibTorch gives its own error below
-        }
-        if (rewritten != null) {
-            bytes = rewritten;
-        }
         LinkedHashMap<String, Tensor> out = new LinkedHashMap<>();
         boolean done = false;
         try (PointerScope ignored = new PointerScope()) {
+            OrderedDictPickles.Plan plan;
+            ByteVector archive;
+            try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+                try { // torch.save(module.state_dict()) pickles an OrderedDict, which LibTorch cannot read as is
+                    plan = OrderedDictPickles.plan(ch);
+                } catch (IOException | RuntimeException e) {
+                    plan = null; // not the expected shape after all: LibTorch gives its own error below
+                }
+                archive = readArchive(ch, plan);
+            } catch (IOException e) {
+                throw new TensorFileException("cannot read state dict " + source + ": " + e.getMessage(), e);
+            }
             IValue v;
             try {
-                v = torch.pickle_load(byteVector(bytes));
+                v = torch.pickle_load(archive);
             } catch (RuntimeException e) {
                 throw new TensorFileException(source + " is not a PyTorch file in torch.save's format ("
                         + NativeErrors.summary(e) + ")", e);
             }
-            bytes = null;
-            if (rewritten != null && v.isTuple() && v.toTupleRef().size() == 2) {
+            if (plan != null && v.isTuple() && v.toTupleRef().size() == 2) {
                 v = new IValue(v.toTupleRef().elements().get(1)); // (OrderedDict global, the state dict)
             }
             if (!v.isGenericDict()) {
@@ -226,22 +224,58 @@ public final class TensorFiles {
     }
 
     /**
+     * The archive open on {@code ch} in a {@code std::vector<char>} for {@code torch::pickle_load}, read straight
+     * from the file into the vector's memory (as {@code plan} says, if not null).
+     */
+    private static ByteVector readArchive(FileChannel ch, OrderedDictPickles.Plan plan) throws IOException {
+        long keep = plan == null ? ch.size() : plan.keep();
+        long total = plan == null ? keep : keep + plan.tail().length;
+        ByteVector v = new ByteVector(total);
+        BytePointer data = vectorData(v, total);
+        if (data == null) { // unexpected vector layout: through the heap
+            byte[] all = new byte[Math.toIntExact(total)];
+            SafetensorsHeader.readFully(ch, java.nio.ByteBuffer.wrap(all, 0, (int) keep), 0, "state dict");
+            if (plan != null) {
+                System.arraycopy(plan.tail(), 0, all, (int) keep, plan.tail().length);
+            }
+            return byteVector(all);
+        }
+        for (long off = 0; off < keep; off += 1L << 30) {
+            long n = Math.min(1L << 30, keep - off);
+            SafetensorsHeader.readFully(ch, data.position(off).limit(off + n).asByteBuffer(), off, "state dict");
+        }
+        if (plan != null) {
+            data.position(keep).limit(total).asByteBuffer().put(plan.tail());
+        }
+        return v;
+    }
+
+    /** The memory of {@code v} ({@code size} bytes), or null if the vector's layout is not the expected one. */
+    private static BytePointer vectorData(ByteVector v, long size) {
+        if (size == 0 || v.size() != size) {
+            return null;
+        }
+        // a std::vector starts with its begin and end pointers (libstdc++, libc++ and MSVC alike): check that
+        PointerPointer<BytePointer> fields = new PointerPointer<>(v);
+        BytePointer begin = fields.get(BytePointer.class, 0);
+        BytePointer end = fields.get(BytePointer.class, 1);
+        if (begin == null || end == null || end.address() - begin.address() != size) {
+            return null;
+        }
+        return begin.capacity(size);
+    }
+
+    /**
      * A {@code std::vector<char>} holding {@code bytes}, filled by one bulk copy: JavaCPP's
      * {@code new ByteVector(byte...)} stores element by element, one native call per byte (14 s for 143 MB).
      */
     static ByteVector byteVector(byte[] bytes) {
         ByteVector v = new ByteVector(bytes.length);
-        if (bytes.length == 0) {
-            return v;
+        BytePointer data = vectorData(v, bytes.length);
+        if (data == null) {
+            return bytes.length == 0 ? v : new ByteVector(bytes); // unexpected layout: the slow, safe way
         }
-        // a std::vector starts with its begin and end pointers (libstdc++, libc++ and MSVC alike); check, then copy
-        PointerPointer<BytePointer> fields = new PointerPointer<>(v);
-        BytePointer begin = fields.get(BytePointer.class, 0);
-        BytePointer end = fields.get(BytePointer.class, 1);
-        if (end.address() - begin.address() != bytes.length || v.size() != bytes.length) {
-            return new ByteVector(bytes); // unexpected layout: the slow, safe way
-        }
-        begin.capacity(bytes.length).put(bytes);
+        data.put(bytes);
         return v;
     }
 

@@ -198,6 +198,18 @@ class SafetensorsTest {
     }
 
     @Test
+    void readsALargeOrderedDictStateDict(@TempDir Path dir) throws Exception {
+        try (NativeScope scope = new NativeScope()) {
+            LinkedHashMap<String, Tensor> bin = TensorFiles.readStateDict(ref("many_state.bin", dir));
+            LinkedHashMap<String, Tensor> plain = TensorFiles.readStateDict(ref("many_state.pt", dir));
+            assertEquals(300, bin.size());
+            assertEquals(new ArrayList<>(plain.keySet()), new ArrayList<>(bin.keySet()));
+            assertEquals("layer149.bias", new ArrayList<>(bin.keySet()).get(299));
+            assertSameTensors(plain, bin);
+        }
+    }
+
+    @Test
     void writesStateDictsThatReadBack(@TempDir Path dir) throws Exception {
         try (NativeScope scope = new NativeScope()) {
             LinkedHashMap<String, Tensor> values = TensorFiles.readStateDict(ref("all_dtypes.pt", dir));
