@@ -250,18 +250,15 @@ public final class NnModule implements AutoCloseable {
     public void loadStateDict(Path file) throws IOException {
         checkOpen();
         try (NativeScope scope = new NativeScope()) {
-            loadStateDict(TensorFiles.readStateDict(file), file.toString());
+            copyParameters(TensorFiles.readStateDict(file), file.toString());
         }
     }
 
     /**
-     * Copies {@code values} (a state dict by parameter name, e.g. from {@link TensorFiles#readStateDict} or
-     * {@link Safetensors#read}) into the parameters, casting to each parameter's dtype and device; every parameter
-     * needs exactly one value of its shape. {@code source} names the values in messages.
-     *
-     * @throws TensorFileException naming the first missing, unexpected or misshapen tensor
+     * Copies {@code values} (by parameter name) into the parameters, casting to each parameter's dtype and device;
+     * every parameter needs exactly one value of its shape. {@code source} names the values in messages.
      */
-    public void loadStateDict(Map<String, Tensor> values, String source) throws TensorFileException {
+    private void copyParameters(Map<String, Tensor> values, String source) throws TensorFileException {
         checkOpen();
         try (PointerScope ignored = new PointerScope(); NoGradGuard g = new NoGradGuard()) {
             StringTensorDict params = root.named_parameters(true);
