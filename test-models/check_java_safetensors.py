@@ -2,11 +2,12 @@
 safetensors stand-in in python-stubs/) and hold the reference values.
 
     ./mvnw -B -q -pl bindings -am test -Dtest=SafetensorsTest -Dsurefire.failIfNoSpecifiedTests=false \
-        -Dd4j.safetensors.out=/tmp/d4j-st          # Java writes /tmp/d4j-st/java_all_dtypes.safetensors
+        -Dd4j.safetensors.out=/tmp/d4j-st      # Java writes /tmp/d4j-st/java_all_dtypes.{safetensors,bin}
     /usr/bin/python3 test-models/check_java_safetensors.py /tmp/d4j-st
 
 Compares every tensor bit for bit with all_dtypes.pt (torch.save of the same values), the metadata with
-make_safetensors_refs.METADATA, and the whole file with what the stand-in writes for the same tensors.
+make_safetensors_refs.METADATA, and the whole file with what the stand-in writes for the same tensors; and reads
+the state dict that TensorFiles.writeStateDict wrote with torch.load.
 """
 import os
 import sys
@@ -34,6 +35,14 @@ def main(directory):
     with open(java_file, "rb") as f:
         assert f.read() == safetensors.torch.save(expected, metadata=METADATA), "bytes differ from the stand-in's"
     print(f"OK: {len(got)} tensors of {len({t.dtype for t in got.values()})} dtypes in {java_file} match")
+    state_file = os.path.join(directory, "java_all_dtypes.bin")  # TensorFiles.writeStateDict
+    state = torch.load(state_file)
+    assert list(state) == list(expected), (list(state), list(expected))
+    for k, t in expected.items():
+        s = state[k]
+        assert s.dtype == t.dtype and s.shape == t.shape, k
+        assert bytes(t.reshape(-1).view(torch.uint8).numpy()) == bytes(s.reshape(-1).view(torch.uint8).numpy()), k
+    print(f"OK: torch.load reads {state_file}: {len(state)} tensors in order, bit for bit")
 
 
 if __name__ == "__main__":
