@@ -16,6 +16,7 @@ Writes src/main/resources/io/diffusion4j/fixtures/safetensors/:
                            diffusers' save_pretrained writes it
   many_state.bin           a 300-tensor OrderedDict state dict (pickle memo ids past 255: LONG_BINPUT), and
   many_state.pt            the same tensors as a plain dict
+  legacy_state.bin         module_state's state dict in torch.save's legacy (pre-1.6, not zip) format
 
 check_java_safetensors.py does the other direction (files written by Java, read here).
 """
@@ -105,6 +106,7 @@ def main():
 
     state = module_state()
     torch.save(state, os.path.join(OUT, "module_state.bin"))
+    torch.save(state, os.path.join(OUT, "legacy_state.bin"), _use_new_zipfile_serialization=False)
     safetensors.torch.save_file({k: v.contiguous() for k, v in state.items()},
                                 os.path.join(OUT, "module_state.safetensors"), metadata={"format": "pt"})
     g = torch.Generator().manual_seed(3)

@@ -122,12 +122,15 @@ public final class TensorFiles {
             OrderedDictPickles.Plan plan;
             ByteVector archive;
             try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+                checkNotLegacy(ch, source);
                 try { // torch.save(module.state_dict()) pickles an OrderedDict, which LibTorch cannot read as is
                     plan = OrderedDictPickles.plan(ch);
                 } catch (IOException | RuntimeException e) {
                     plan = null; // not the expected shape after all: LibTorch gives its own error below
                 }
                 archive = readArchive(ch, plan);
+            } catch (TensorFileException e) {
+                throw e;
             } catch (IOException e) {
                 throw new TensorFileException("cannot read state dict " + source + ": " + e.getMessage(), e);
             }
@@ -221,6 +224,17 @@ public final class TensorFiles {
                 return m;
             }
         });
+    }
+
+    /** torch.save before PyTorch 1.6 (or with _use_new_zipfile_serialization=False) wrote a bare pickle stream. */
+    private static void checkNotLegacy(FileChannel ch, String source) throws IOException {
+        java.nio.ByteBuffer head = java.nio.ByteBuffer.allocate(4);
+        ch.read(head, 0);
+        if (head.position() == 4 && head.get(0) == (byte) 0x80 && head.get(1) == 2 && head.get(2) == (byte) 0x8a
+                && head.get(3) == 10) {
+            throw new TensorFileException(source + " is in torch.save's legacy (pre-1.6, not zip) format, which "
+                    + "LibTorch cannot read; re-save it in Python: torch.save(torch.load(path), path)");
+        }
     }
 
     /**

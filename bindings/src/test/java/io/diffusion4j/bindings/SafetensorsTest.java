@@ -233,6 +233,10 @@ class SafetensorsTest {
         Files.writeString(f, "not a zip");
         e = assertThrows(TensorFileException.class, () -> TensorFiles.readStateDict(f));
         assertTrue(e.getMessage().contains("is not a PyTorch file in torch.save's format"), e.getMessage());
+        Path legacy = ref("legacy_state.bin", dir);
+        e = assertThrows(TensorFileException.class, () -> TensorFiles.readStateDict(legacy));
+        assertEquals(legacy.toAbsolutePath() + " is in torch.save's legacy (pre-1.6, not zip) format, which LibTorch "
+                + "cannot read; re-save it in Python: torch.save(torch.load(path), path)", e.getMessage());
         Path missing = dir.resolve("missing.bin");
         e = assertThrows(TensorFileException.class, () -> TensorFiles.readStateDict(missing));
         assertEquals("state dict not found: " + missing.toAbsolutePath(), e.getMessage());
