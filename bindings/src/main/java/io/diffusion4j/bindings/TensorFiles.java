@@ -186,7 +186,8 @@ public final class TensorFiles {
         byte[] bytes;
         try (PointerScope ignored = new PointerScope(); NoGradGuard g = new NoGradGuard()) {
             IValueVector args = new IValueVector();
-            IValue dict = StateDictBuilder.METHODS.get_method("empty").apply(args);
+            // TorchScript hands out one constant empty dict on every call: fill a copy of it, never the dict itself
+            IValue dict = new IValue(StateDictBuilder.METHODS.get_method("empty").apply(args).toGenericDict().copy());
             org.bytedeco.pytorch.Method put = StateDictBuilder.METHODS.get_method("put");
             for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
                 if (e.getKey() == null || e.getValue() == null || e.getValue().isClosed()) {

@@ -223,6 +223,16 @@ class SafetensorsTest {
     }
 
     @Test
+    void eachStateDictWriteHoldsOnlyItsOwnTensors(@TempDir Path dir) throws Exception {
+        try (NativeScope scope = new NativeScope()) {
+            TensorFiles.writeStateDict(dir.resolve("a.bin"), Map.of("a", Tensor.zeros(DType.FLOAT32, Device.CPU, 1)));
+            TensorFiles.writeStateDict(dir.resolve("b.bin"), Map.of("b", Tensor.zeros(DType.FLOAT32, Device.CPU, 1)));
+            assertEquals(List.of("a"), new ArrayList<>(TensorFiles.readStateDict(dir.resolve("a.bin")).keySet()));
+            assertEquals(List.of("b"), new ArrayList<>(TensorFiles.readStateDict(dir.resolve("b.bin")).keySet()));
+        }
+    }
+
+    @Test
     void aTensorFileIsNotAStateDict(@TempDir Path dir) throws Exception {
         Path f = dir.resolve("t.pt");
         try (NativeScope scope = new NativeScope()) {
@@ -240,6 +250,52 @@ class SafetensorsTest {
         Path missing = dir.resolve("missing.bin");
         e = assertThrows(TensorFileException.class, () -> TensorFiles.readStateDict(missing));
         assertEquals("state dict not found: " + missing.toAbsolutePath(), e.getMessage());
+    }
+
+    @Test
+    void repeatedLoadsInScopesKeepNativeMemoryFlat(@TempDir Path dir) throws Exception {
+        Path st = dir.resolve("w.safetensors");
+        Path bin = dir.resolve("w.bin");
+        try (NativeScope scope = new NativeScope()) {
+            Map<String, Tensor> w = new LinkedHashMap<>();
+            for (int i = 0; i < 20; i++) {
+                w.put("layer" + i + ".weight", Tensor.full(i, DType.FLOAT32, Device.CPU, 64, 256)); // 64 KB each
+            }
+            Safetensors.write(st, w, Map.of("format", "pt"));
+            TensorFiles.writeStateDict(bin, w);
+        }
+        for (int i = 0; i < 5; i++) { // warm-up
+            loadBoth(st, bin);
+        }
+        System.gc();
+        long baseTotal = org.bytedeco.javacpp.Pointer.totalBytes();
+        long baseCount = org.bytedeco.javacpp.Pointer.totalCount();
+        long basePhysical = nativeResident();
+        long maxTotal = 0;
+        long maxCount = 0;
+        long maxPhysical = 0;
+        for (int i = 0; i < 200; i++) {
+            loadBoth(st, bin);
+            maxTotal = Math.max(maxTotal, org.bytedeco.javacpp.Pointer.totalBytes());
+            maxCount = Math.max(maxCount, org.bytedeco.javacpp.Pointer.totalCount());
+            maxPhysical = Math.max(maxPhysical, nativeResident());
+        }
+        // 200 x 2 loads of 1.3 MB each: 520 MB if nothing were freed
+        assertTrue(maxTotal - baseTotal <= 64 * 1024, "JavaCPP-tracked bytes grew by " + (maxTotal - baseTotal));
+        assertTrue(maxCount - baseCount <= 100, "live native objects grew by " + (maxCount - baseCount));
+        assertTrue(maxPhysical - basePhysical <= 16L * 1024 * 1024, "resident memory grew by "
+                + (maxPhysical - basePhysical) + " B");
+    }
+
+    private static void loadBoth(Path st, Path bin) throws IOException {
+        try (NativeScope scope = new NativeScope()) {
+            assertEquals(20, Safetensors.read(st).size());
+            assertEquals(20, TensorFiles.readStateDict(bin).size());
+        }
+    }
+
+    private static long nativeResident() {
+        return org.bytedeco.javacpp.Pointer.physicalBytes() - Runtime.getRuntime().totalMemory();
     }
 
     // ---- helpers for the corrupt-file tests (SafetensorsCorruptFilesTest) ----------------------------------------
