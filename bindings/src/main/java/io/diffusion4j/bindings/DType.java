@@ -13,6 +13,8 @@ public enum DType {
     BFLOAT16("bfloat16", ScalarType.BFloat16, true),
     INT64("int64", ScalarType.Long, false),
     INT32("int32", ScalarType.Int, false),
+    INT16("int16", ScalarType.Short, false),
+    INT8("int8", ScalarType.Char, false),
     UINT8("uint8", ScalarType.Byte, false),
     BOOL("bool", ScalarType.Bool, false);
 
@@ -52,6 +54,8 @@ public enum DType {
             case "bfloat16": case "bf16": return BFLOAT16;
             case "int64": case "long": return INT64;
             case "int32": case "int": return INT32;
+            case "int16": case "short": return INT16;
+            case "int8": return INT8;
             case "uint8": case "byte": return UINT8;
             case "bool": return BOOL;
             default:

@@ -1,7 +1,6 @@
 package io.diffusion4j.bindings;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -10,23 +9,15 @@ import java.util.List;
 import java.util.Map;
 import org.bytedeco.javacpp.LongPointer;
 import org.bytedeco.javacpp.PointerScope;
-import org.bytedeco.pytorch.ByteVector;
 import org.bytedeco.pytorch.Conv2dImpl;
 import org.bytedeco.pytorch.Conv2dOptions;
 import org.bytedeco.pytorch.EmbeddingImpl;
-import org.bytedeco.pytorch.GenericDict;
-import org.bytedeco.pytorch.GenericDictIterator;
 import org.bytedeco.pytorch.GroupNormImpl;
-import org.bytedeco.pytorch.IValue;
-import org.bytedeco.pytorch.IValueVector;
-import org.bytedeco.pytorch.JitModule;
 import org.bytedeco.pytorch.LinearImpl;
 import org.bytedeco.pytorch.Module;
 import org.bytedeco.pytorch.NoGradGuard;
-import org.bytedeco.pytorch.QualifiedName;
 import org.bytedeco.pytorch.StringTensorDict;
 import org.bytedeco.pytorch.StringTensorDictItem;
-import org.bytedeco.pytorch.global.torch;
 
 /**
  * A network of LibTorch {@code torch::nn} layers built from Java: a root {@code torch::nn::Module} that owns named
@@ -245,38 +236,8 @@ public final class NnModule implements AutoCloseable {
      */
     public void saveStateDict(Path file) throws IOException {
         checkOpen();
-        Path abs = file.toAbsolutePath();
-        Path dir = abs.getParent();
-        if (dir != null) {
-            Files.createDirectories(dir);
-        }
-        byte[] bytes;
-        try (PointerScope ignored = new PointerScope(); NoGradGuard g = new NoGradGuard()) {
-            StringTensorDict params = root.named_parameters(true);
-            // LibTorch offers no Java-side constructor of a Dict[str, Tensor]; a tiny TorchScript method builds it
-            JitModule holder = new JitModule(new QualifiedName("StateDict"));
-            StringBuilder src = new StringBuilder("def state_dict(self) -> Dict[str, Tensor]:\n"
-                    + "    d: Dict[str, Tensor] = {}\n");
-            for (long i = 0, n = params.size(); i < n; i++) {
-                StringTensorDictItem item = params.get(i);
-                holder.register_buffer("p" + i, item.value().detach().cpu().contiguous());
-                src.append("    d[\"").append(item.key().getString()).append("\"] = self.p").append(i).append('\n');
-            }
-            src.append("    return d\n");
-            holder.define(src.toString());
-            IValue dict = holder.get_method("state_dict").apply(new IValueVector());
-            bytes = torch.pickle_save(dict).get();
-        } catch (RuntimeException e) {
-            throw new IOException("cannot write the state dict of " + name + " to " + abs + ": "
-                    + NativeErrors.summary(e), e);
-        }
-        Path tmp = Files.createTempFile(dir, abs.getFileName().toString(), ".tmp");
-        try {
-            Files.write(tmp, bytes);
-            Files.move(tmp, abs, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
-                    java.nio.file.StandardCopyOption.ATOMIC_MOVE);
-        } finally {
-            Files.deleteIfExists(tmp);
+        try (NativeScope scope = new NativeScope()) {
+            TensorFiles.writeStateDict(file, namedParameters());
         }
     }
 
@@ -288,55 +249,49 @@ public final class NnModule implements AutoCloseable {
      */
     public void loadStateDict(Path file) throws IOException {
         checkOpen();
-        if (!Files.isRegularFile(file)) {
-            throw new TensorFileException("state dict not found: " + file.toAbsolutePath());
+        try (NativeScope scope = new NativeScope()) {
+            copyParameters(TensorFiles.readStateDict(file), file.toString());
         }
-        byte[] bytes = Files.readAllBytes(file);
+    }
+
+    /**
+     * Copies {@code values} (by parameter name) into the parameters, casting to each parameter's dtype and device;
+     * every parameter needs exactly one value of its shape. {@code source} names the values in messages.
+     */
+    private void copyParameters(Map<String, Tensor> values, String source) throws TensorFileException {
+        checkOpen();
         try (PointerScope ignored = new PointerScope(); NoGradGuard g = new NoGradGuard()) {
-            IValue v;
-            try {
-                v = torch.pickle_load(new ByteVector(bytes));
-            } catch (RuntimeException e) {
-                throw new TensorFileException(file + ": not a PyTorch file (" + NativeErrors.summary(e) + ")", e);
-            }
-            if (!v.isGenericDict()) {
-                throw new TensorFileException(file + ": expected a state dict (dict of tensors), got "
-                        + v.tagKind().getString());
-            }
-            GenericDict d = v.toGenericDict();
-            Map<String, org.bytedeco.pytorch.Tensor> values = new HashMap<>();
-            for (GenericDictIterator it = d.begin(); it.notEquals(d.end()); it = it.increment()) {
-                IValue key = it.access().key();
-                IValue value = it.access().value();
-                if (!key.isString() || !value.isTensor()) {
-                    throw new TensorFileException(file + ": a state dict maps names to tensors");
-                }
-                values.put(key.toStringRef().getString(), value.toTensor());
-            }
             StringTensorDict params = root.named_parameters(true);
-            if (values.size() != params.size()) {
-                throw new TensorFileException(file + ": " + values.size() + " tensors for the " + params.size()
-                        + " parameters of " + name);
+            java.util.Set<String> names = new java.util.HashSet<>();
+            for (long i = 0, n = params.size(); i < n; i++) {
+                names.add(params.get(i).key().getString());
+            }
+            for (String key : values.keySet()) {
+                if (!names.contains(key)) {
+                    throw new TensorFileException(source + ": unexpected tensor " + key + ", which is no parameter of "
+                            + name + " (" + values.size() + " tensors for " + names.size() + " parameters)");
+                }
             }
             for (long i = 0, n = params.size(); i < n; i++) {
                 StringTensorDictItem item = params.get(i);
                 String key = item.key().getString();
-                org.bytedeco.pytorch.Tensor src = values.get(key);
+                Tensor src = values.get(key);
                 if (src == null) {
-                    throw new TensorFileException(file + ": no tensor for parameter " + key + " of " + name);
+                    throw new TensorFileException(source + ": no tensor for parameter " + key + " of " + name);
                 }
                 org.bytedeco.pytorch.Tensor dst = item.value();
-                if (!java.util.Arrays.equals(src.sizes().vec().get(), dst.sizes().vec().get())) {
-                    throw new TensorFileException(file + ": " + key + " has shape "
-                            + java.util.Arrays.toString(src.sizes().vec().get()) + ", the parameter "
-                            + java.util.Arrays.toString(dst.sizes().vec().get()));
+                long[] want = dst.sizes().vec().get();
+                if (!java.util.Arrays.equals(src.shape(), want)) {
+                    throw new TensorFileException(source + ": " + key + " has shape "
+                            + java.util.Arrays.toString(src.shape()) + ", the parameter "
+                            + java.util.Arrays.toString(want));
                 }
-                dst.copy_(src);
+                dst.copy_(src.unwrap());
             }
         } catch (TensorFileException e) {
             throw e;
         } catch (RuntimeException e) {
-            throw new TensorFileException(file + ": cannot load the state dict into " + name + ": "
+            throw new TensorFileException(source + ": cannot load the state dict into " + name + ": "
                     + NativeErrors.summary(e), e);
         }
     }
