@@ -267,7 +267,8 @@ class TrainCommandTest {
 
         assertUsageError(run("train", "--data", data.toString(), "--steps", "8", "--lr", "5e-4", "--resume",
                 ck.toString(), "--out", resumed.toString()),
-                "--lr 5.0E-4 differs from the checkpoint's learning_rate 0.001");
+                "--lr 5e-4 differs from the checkpoint's lr 0.001: a resumed run keeps its settings; to change it, add "
+                + "--override lr=5e-4");
         assertUsageError(run("train", "--model", "digits", "--data", data.toString(), "--steps", "8", "--resume",
                 ck.toString(), "--out", resumed.toString()), "is a checkpoint of model 'toy2d', not of --model digits");
         assertUsageError(run("train", "--data", data.toString(), "--steps", "6", "--resume", ck.toString(), "--out",

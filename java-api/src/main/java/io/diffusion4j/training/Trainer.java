@@ -26,6 +26,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.SplittableRandom;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -61,7 +62,9 @@ public final class Trainer implements AutoCloseable {
     private final boolean ownsModule;
     private final SchedulerConfig schedulerConfig;
     private final ModelSpec spec;
-    private final TrainingConfig config;
+    private TrainingConfig config;
+    private RunRecord runRecord;
+    private Path resumedFrom;
     private final NoiseSchedule schedule;
     private final ForwardProcess forward;
     private final PredictionType predictionType;
@@ -195,6 +198,59 @@ public final class Trainer implements AutoCloseable {
     /** The number of optimizer steps completed (same as {@link #state()}). */
     public long step() {
         return step;
+    }
+
+    /**
+     * The run's settings outside its training config, written into every checkpoint as {@value RunRecord#FILE_NAME};
+     * null when none was recorded (and for a resumed checkpoint older than run records).
+     */
+    public RunRecord runRecord() {
+        return runRecord;
+    }
+
+    /** Records {@code run} (may be null) to be written into every checkpoint from now on. */
+    public void recordRun(RunRecord run) {
+        checkOpen();
+        this.runRecord = run;
+    }
+
+    /** The checkpoint folder this trainer was resumed from, or null for a new run. */
+    public Path resumedFrom() {
+        return resumedFrom;
+    }
+
+    /**
+     * Changes the settings of this run from the next step on: the learning rate and its schedule, the loss options,
+     * gradient clipping and accumulation, the seed and the checkpoints kept. What lives in the optimizer's and the
+     * EMA's state (the optimizer and its hyper-parameters, the EMA decay and warm-up) cannot change.
+     *
+     * @throws IllegalArgumentException if {@code next} changes one of those, or asks label dropout of a model without
+     *                                  a null class
+     */
+    public void reconfigure(TrainingConfig next) {
+        checkOpen();
+        if (next == null) {
+            throw new IllegalArgumentException("reconfigure needs a training config");
+        }
+        TrainingConfig c = config;
+        if (next.optimizer() != c.optimizer() || next.weightDecay() != c.weightDecay() || next.beta1() != c.beta1()
+                || next.beta2() != c.beta2() || next.eps() != c.eps() || next.momentum() != c.momentum()) {
+            throw new IllegalArgumentException("the optimizer (" + c.optimizer().name().toLowerCase(Locale.ROOT)
+                    + ", weight_decay " + c.weightDecay() + ") is part of the optimizer state and cannot change in a "
+                    + "run, got " + next.optimizer().name().toLowerCase(Locale.ROOT) + ", weight_decay "
+                    + next.weightDecay());
+        }
+        if (next.emaDecay() != c.emaDecay() || next.emaWarmup() != c.emaWarmup()) {
+            throw new IllegalArgumentException("ema_decay " + c.emaDecay() + " is part of the EMA state and cannot "
+                    + "change in a run, got " + next.emaDecay());
+        }
+        if (next.labelDropout() > 0 && (!conditional || nullClassId < 0)) {
+            throw new IllegalArgumentException("label_dropout " + next.labelDropout() + " needs a class-conditional "
+                    + "model with a null class (diffusion4j.json null_class_id); " + model.source()
+                    + (conditional ? " has no null class" : " is unconditional"));
+        }
+        config = next;
+        appliedLearningRate = Double.NaN;
     }
 
     public TrainingConfig config() {
@@ -544,6 +600,9 @@ public final class Trainer implements AutoCloseable {
             }
             Files.write(dir.resolve(OPTIMIZER_FILE), optimizer.saveState());
             Files.writeString(dir.resolve(CONFIG_FILE), config.toJson());
+            if (runRecord != null) {
+                Files.writeString(dir.resolve(RunRecord.FILE_NAME), runRecord.toJson());
+            }
             schedulerConfig.write(dir.resolve(ModelFolder.SCHEDULER_FILE));
             if (spec != null) {
                 Files.writeString(dir.resolve(ModelSpec.FILE_NAME), SpecJson.write(spec, model, null));
@@ -566,17 +625,60 @@ public final class Trainer implements AutoCloseable {
      * of checkpoints). The returned trainer owns the module it loaded ({@link #module()}) and closes it.
      *
      * @throws CheckpointException if a file is missing or does not fit the others
+     * @see #resume(Path, Device, Consumer)
      */
     public static Trainer resume(Path checkpoint, Device device) throws IOException {
-        Path dir = checkpoint;
-        if (!Files.isRegularFile(dir.resolve(Checkpoints.STATE_FILE))) {
-            Path latest = Checkpoints.latest(dir);
-            if (latest == null) {
-                throw new CheckpointException(checkpoint + " is neither a checkpoint folder (no "
-                        + Checkpoints.STATE_FILE + ") nor a folder of checkpoints");
-            }
-            dir = latest;
+        return resume(checkpoint, device, LOG::warn);
+    }
+
+    /**
+     * As {@link #resume(Path, Device)}; from a folder of checkpoints it resumes from the newest one that loads: each
+     * partial save left behind and each newer checkpoint that fails to load is skipped with one line to
+     * {@code warnings}.
+     *
+     * @throws CheckpointException if {@code checkpoint} is a checkpoint folder that does not load, or no checkpoint
+     *                             in a folder of them loads (the newest one's error)
+     */
+    public static Trainer resume(Path checkpoint, Device device, Consumer<String> warnings) throws IOException {
+        if (Files.isRegularFile(checkpoint.resolve(Checkpoints.STATE_FILE))) {
+            return resumeFrom(checkpoint, device);
         }
+        List<Path> all = Checkpoints.list(checkpoint);
+        if (all.isEmpty()) {
+            throw new CheckpointException(checkpoint + " is neither a checkpoint folder (no "
+                    + Checkpoints.STATE_FILE + ") nor a folder of checkpoints");
+        }
+        for (Path p : Checkpoints.partial(checkpoint)) {
+            warnings.accept("skipping " + p + ": left by an interrupted checkpoint save, not a checkpoint");
+        }
+        IOException newest = null;
+        for (int i = all.size() - 1; i >= 0; i--) {
+            Path dir = all.get(i);
+            try {
+                Trainer t = resumeFrom(dir, device);
+                if (newest != null) {
+                    warnings.accept("resuming from " + dir + ", the newest checkpoint that loads");
+                }
+                return t;
+            } catch (IOException | RuntimeException e) {
+                if (newest == null) {
+                    newest = e instanceof IOException io ? io : new CheckpointException(dir + ": " + e.getMessage(), e);
+                }
+                if (i > 0) {
+                    warnings.accept("skipping " + dir + ": it does not load (" + oneLine(e.getMessage()) + ")");
+                }
+            }
+        }
+        throw newest;
+    }
+
+    private static String oneLine(String message) {
+        String m = message == null ? "no message" : message.strip();
+        int nl = m.indexOf('\n');
+        return nl < 0 ? m : m.substring(0, nl);
+    }
+
+    private static Trainer resumeFrom(Path dir, Device device) throws IOException {
         boolean javaBuilt = Files.isRegularFile(dir.resolve(ModelSpec.FILE_NAME))
                 && Files.readString(dir.resolve(ModelSpec.FILE_NAME)).contains("\"architecture\"");
         String weights = javaBuilt ? io.diffusion4j.model.nn.NetDenoiser.WEIGHTS_FILE : MODEL_FILE;
@@ -596,6 +698,14 @@ public final class Trainer implements AutoCloseable {
             config = TrainingConfig.fromJson(Files.readString(dir.resolve(CONFIG_FILE)));
         } catch (IllegalArgumentException e) {
             throw new CheckpointException(dir.resolve(CONFIG_FILE) + ": " + e.getMessage(), e);
+        }
+        RunRecord run = null;
+        if (Files.isRegularFile(dir.resolve(RunRecord.FILE_NAME))) {
+            try {
+                run = RunRecord.fromJson(Files.readString(dir.resolve(RunRecord.FILE_NAME)));
+            } catch (IllegalArgumentException e) {
+                throw new CheckpointException(dir.resolve(RunRecord.FILE_NAME) + ": " + e.getMessage(), e);
+            }
         }
         SchedulerConfig sc = SchedulerConfig.read(dir.resolve(ModelFolder.SCHEDULER_FILE));
         Path specFile = dir.resolve(ModelSpec.FILE_NAME);
@@ -632,6 +742,8 @@ public final class Trainer implements AutoCloseable {
                 t.ema.load(dir.resolve(EMA_FILE));
             }
             t.step = stepNode.asLong();
+            t.runRecord = run;
+            t.resumedFrom = dir;
             return t;
         } catch (IOException | RuntimeException e) {
             t.close();
