@@ -33,6 +33,10 @@ final class RunSettings {
     static final String DEVICE = "device";
     static final String WORLD = "world-size";
     static final String TOTAL_STEPS = "total-steps";
+    static final String OUT = "out";
+    static final String CHECKPOINT_DIR = "checkpoint-dir";
+    static final String CHECKPOINT_EVERY = "checkpoint-every";
+    static final String METRICS_CSV = "metrics-csv";
 
     private final ParseResult given;
     private final Map<String, String> overrides;
@@ -47,8 +51,10 @@ final class RunSettings {
     }
 
     /** The run record of a new run: {@code model} (how the model was made) plus the run-level settings. */
-    static RunRecord fresh(TrainDataOptions data, TrainOptimizerOptions opt, int threads, String device, int world,
-                           Map<String, String> model) throws IOException {
+    static RunRecord fresh(TrainCommand cmd, int threads, String device, int world, Map<String, String> model)
+            throws IOException {
+        TrainDataOptions data = cmd.data;
+        TrainOptimizerOptions opt = cmd.optimizer;
         Map<String, String> s = new LinkedHashMap<>(model);
         s.put(BATCH, Integer.toString(opt.batch));
         putData(s, data);
@@ -56,7 +62,47 @@ final class RunSettings {
         s.put(THREADS, Integer.toString(threads));
         s.put(DEVICE, device);
         s.put(WORLD, Integer.toString(world));
+        putHousekeeping(s, cmd);
         return RunRecord.of(s);
+    }
+
+    /** Where the run writes: not settings of the run, but a resume without these flags keeps writing there. */
+    private static void putHousekeeping(Map<String, String> s, TrainCommand cmd) {
+        putPath(s, OUT, cmd.out);
+        putPath(s, CHECKPOINT_DIR, cmd.checkpoints.checkpointDir);
+        s.put(CHECKPOINT_EVERY, Integer.toString(cmd.checkpoints.checkpointEvery));
+        putPath(s, METRICS_CSV, cmd.metricsCsv);
+    }
+
+    private static void putPath(Map<String, String> s, String key, Path p) {
+        if (p == null) {
+            s.remove(key);
+        } else {
+            s.put(key, p.toAbsolutePath().normalize().toString());
+        }
+    }
+
+    /** A resumed run's housekeeping flags: the flag when given, else the run's. */
+    private static void housekeeping(RunRecord rec, ParseResult given, TrainCommand cmd) {
+        if (rec == null) {
+            return;
+        }
+        if (!given.hasMatchedOption("--out") && rec.get(OUT) != null) {
+            cmd.out = Path.of(rec.get(OUT));
+        }
+        if (!given.hasMatchedOption("--checkpoint-dir") && rec.get(CHECKPOINT_DIR) != null) {
+            cmd.checkpoints.checkpointDir = Path.of(rec.get(CHECKPOINT_DIR));
+        }
+        if (!given.hasMatchedOption("--checkpoint-every") && rec.get(CHECKPOINT_EVERY) != null) {
+            try {
+                cmd.checkpoints.checkpointEvery = Integer.parseInt(rec.get(CHECKPOINT_EVERY));
+            } catch (NumberFormatException e) {
+                // a hand-edited record: keep the flag's default
+            }
+        }
+        if (!given.hasMatchedOption("--metrics-csv") && rec.get(METRICS_CSV) != null) {
+            cmd.metricsCsv = Path.of(rec.get(METRICS_CSV));
+        }
     }
 
     private static void putData(Map<String, String> s, TrainDataOptions data) throws IOException {
@@ -103,9 +149,11 @@ final class RunSettings {
      * @param world the number of ranks of this job
      * @param warn  one line per warning
      */
-    static void resume(Trainer t, ParseResult given, TrainModelOptions model, TrainDataOptions data,
-                       TrainOptimizerOptions opt, TrainCheckpointOptions ck, TrainCommand cmd, int world,
-                       Consumer<String> warn) throws IOException {
+    static void resume(Trainer t, ParseResult given, TrainCommand cmd, int world, Consumer<String> warn)
+            throws IOException {
+        TrainDataOptions data = cmd.data;
+        TrainOptimizerOptions opt = cmd.optimizer;
+        TrainCheckpointOptions ck = cmd.checkpoints;
         RunSettings r = new RunSettings(given, ck.overrides(), t.step());
         RunRecord rec = t.runRecord();
         TrainingConfig c = t.config();
@@ -157,6 +205,8 @@ final class RunSettings {
         s.put(WORLD, Integer.toString(world));
         r.data(rec, data);
         putData(s, data);
+        housekeeping(rec, given, cmd);
+        putHousekeeping(s, cmd);
 
         if (!r.overrides.isEmpty()) {
             String key = r.overrides.keySet().iterator().next();

@@ -37,7 +37,7 @@ final class TrainCheckpointOptions {
         if (checkpointEvery < 0) {
             throw new UsageException("--checkpoint-every must be >= 0, got " + checkpointEvery);
         }
-        if (checkpointEvery > 0 && checkpointDir == null) {
+        if (checkpointEvery > 0 && checkpointDir == null && resume == null) {   // a resume: its own dir
             throw new UsageException("--checkpoint-every needs --checkpoint-dir DIR");
         }
         if (keep < 1) {

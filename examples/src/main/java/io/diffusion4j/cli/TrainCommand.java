@@ -66,8 +66,10 @@ final class TrainCommand implements Callable<Integer> {
     @Mixin
     TrainCheckpointOptions checkpoints;
 
-    @Option(names = {"-o", "--out"}, required = true, paramLabel = "DIR",
-            description = "Model folder to export (model.pt, scheduler_config.json, diffusion4j.json).")
+    @Option(names = {"-o", "--out"}, paramLabel = "DIR",
+            description = "Model folder to export (model.pt, scheduler_config.json, diffusion4j.json); required, "
+                    + "except that a resumed run defaults to its own (as it does --checkpoint-dir, "
+                    + "--checkpoint-every and --metrics-csv).")
     Path out;
 
     @Option(names = "--metrics-csv", paramLabel = "FILE",
@@ -153,7 +155,7 @@ final class TrainCommand implements Callable<Integer> {
                         throw new UsageException(e.getMessage());
                     }
                 }
-                trainer.recordRun(RunSettings.fresh(data, optimizer, Torch.threads(), deviceName, world,
+                trainer.recordRun(RunSettings.fresh(this, Torch.threads(), deviceName, world,
                         model.settings(folder != null ? folder.location() : null)));
             }
             String name = folder != null ? folder.location() : resuming ? checkpoints.resume.toString()
@@ -185,6 +187,9 @@ final class TrainCommand implements Callable<Integer> {
     private void checkOptions(ParseResult given, boolean resuming) {
         if (steps < 1) {
             throw new UsageException("--steps must be >= 1, got " + steps);
+        }
+        if (out == null && !resuming) {
+            throw new UsageException("--out DIR is required: the model folder to export");
         }
         if (threads != null && threads < 1) {
             throw new UsageException("--threads must be >= 1, got " + threads);
@@ -228,7 +233,10 @@ final class TrainCommand implements Callable<Integer> {
                 throw new UsageException("--resume " + resume + " is a checkpoint of model '" + t.spec().name()
                         + "', not of --model " + model.model + " ('" + folder.spec().name() + "')");
             }
-            RunSettings.resume(t, given, model, data, optimizer, checkpoints, this, world, warn);
+            RunSettings.resume(t, given, this, world, warn);
+            if (out == null) {
+                throw new UsageException("--out DIR is required: " + t.resumedFrom() + " does not record the run's");
+            }
             if (threads != null) {
                 Torch.setThreads(threads);
             }

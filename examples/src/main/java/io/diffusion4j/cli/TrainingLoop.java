@@ -16,6 +16,9 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Objects;
 
 /** {@code train}'s loop: batches, steps, progress lines, metrics, checkpoints and the export at the end. */
@@ -31,6 +34,9 @@ final class TrainingLoop {
         Path checkpointDir = cmd.checkpoints.checkpointDir;
         int checkpointEvery = cmd.checkpoints.checkpointEvery;
         Path out = cmd.out;
+        if (checkpointEvery > 0 && checkpointDir == null) {
+            throw new UsageException("--checkpoint-every needs --checkpoint-dir DIR");
+        }
         int world = dp == null ? 1 : dp.worldSize();
         int rankHere = dp == null ? 0 : dp.rank();
         ModelSpec modelSpec = trainer.spec();
@@ -66,6 +72,9 @@ final class TrainingLoop {
         long runStart = System.nanoTime();
         Path csv = rankHere == 0 ? cmd.metricsCsv : null; // one metrics file, written by rank 0
         boolean appendMetrics = csv != null && first > 0 && Files.isRegularFile(csv);
+        if (appendMetrics) {
+            dropRowsAfter(csv, first);
+        }
         try (BatchLoader loader = new BatchLoader(ds, batch / world, c.seed(), first, rankHere, world);
              PrintWriter metrics = csv == null ? null : new PrintWriter(Files.newBufferedWriter(csv,
                      appendMetrics ? new java.nio.file.OpenOption[] {java.nio.file.StandardOpenOption.APPEND}
@@ -91,6 +100,7 @@ final class TrainingLoop {
                                 trainer.lastLearningRate(), Double.isNaN(trainer.lastGradNorm()) ? ""
                                         : String.format(java.util.Locale.ROOT, "%.8g", trainer.lastGradNorm()),
                                 (System.nanoTime() - runStart) / 1e9);
+                        metrics.flush();   // a killed run keeps its rows up to the step it died in
                     }
                     lossCount++;
                     stepsSince++;
@@ -126,5 +136,27 @@ final class TrainingLoop {
         stdout.printf("exported %s (%s weights after %d steps); sample with: diffusion4j sample --model %s%n", out,
                 c.emaEnabled() ? "EMA" : "raw", trainer.step(), out);
         stdout.flush();
+    }
+
+    /** A resumed run's metrics: the rows of steps after its checkpoint (lost in a crash) are dropped, to be redone. */
+    private static void dropRowsAfter(Path csv, long step) throws IOException {
+        List<String> lines = Files.readAllLines(csv);
+        List<String> kept = new ArrayList<>();
+        for (String l : lines) {
+            int comma = l.indexOf(',');
+            try {
+                if (comma > 0 && Long.parseLong(l.substring(0, comma)) > step) {
+                    continue;
+                }
+            } catch (NumberFormatException e) {
+                // the header
+            }
+            kept.add(l);
+        }
+        if (kept.size() != lines.size()) {
+            Path tmp = Files.createTempFile(csv.toAbsolutePath().getParent(), csv.getFileName().toString(), ".tmp");
+            Files.write(tmp, kept);
+            Files.move(tmp, csv, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        }
     }
 }
