@@ -63,10 +63,24 @@ final class KillResumeHarness {
                 "--warmup-steps", "3", "--seed", "11", "--threads", "1", "--out", out.toString()));
     }
 
-    Report run(int kills) throws IOException, InterruptedException {
+    /**
+     * Runs the straight run (in this process when {@code straightHere}, which saves a JVM start; else as a process
+     * too), then the killed and resumed one, with {@code kills} kills.
+     */
+    Report run(int kills, boolean straightHere) throws IOException, InterruptedException {
         Path straightOut = work.resolve("straight");
-        Process straight = start(runArgs(straightOut), work.resolve("straight.log"));
-        finish(straight, "the straight run", work.resolve("straight.log"));
+        if (straightHere) {
+            java.io.StringWriter log = new java.io.StringWriter();
+            java.io.PrintWriter w = new java.io.PrintWriter(log, true);
+            int code = Main.run(runArgs(straightOut).toArray(String[]::new), w, w);
+            TorchScriptRuntime.setGraphOptimization(true);
+            if (code != 0) {
+                throw new IllegalStateException("the straight run failed: " + log);
+            }
+        } else {
+            Process straight = start(runArgs(straightOut), work.resolve("straight.log"));
+            finish(straight, "the straight run", work.resolve("straight.log"));
+        }
 
         Path ck = work.resolve("ck");
         Path csv = work.resolve("metrics.csv");
@@ -97,7 +111,7 @@ final class KillResumeHarness {
                     killed = true;
                     break;
                 }
-                Thread.onSpinWait();
+                java.util.concurrent.locks.LockSupport.parkNanos(300_000);   // not a busy loop: the trainer needs the core
             }
             if (!p.waitFor(60, TimeUnit.SECONDS)) {
                 p.destroyForcibly();
@@ -201,7 +215,7 @@ final class KillResumeHarness {
         KillResumeHarness h = new KillResumeHarness(work, Path.of(args[1]), Long.parseLong(args[2]),
                 Integer.parseInt(args[4]), Integer.parseInt(args[5]));
         long t0 = System.nanoTime();
-        Report r = h.run(Integer.parseInt(args[3]));
+        Report r = h.run(Integer.parseInt(args[3]), false);
         for (Kill k : r.kills()) {
             System.out.printf("kill %d (%s): metrics at step %d, newest checkpoint %d, lost %d, partial left %b%n",
                     k.attempt(), k.mode(), k.csvStep(), k.newestCheckpoint(), k.stepsLost(), k.partialLeft());

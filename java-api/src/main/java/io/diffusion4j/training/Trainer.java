@@ -717,8 +717,8 @@ public final class Trainer implements AutoCloseable {
         TrainableModel model;
         try {
             model = ModelFolder.loadTrainable(dir, spec, device);
-        } catch (io.diffusion4j.model.ModelFolderException e) {
-            throw new CheckpointException(dir + ": " + e.getMessage(), e);
+        } catch (IOException | RuntimeException e) {   // e.g. a damaged model.pt
+            throw new CheckpointException(dir + ": " + oneLine(e.getMessage()), e);
         }
         Trainer t;
         try {
@@ -739,7 +739,11 @@ public final class Trainer implements AutoCloseable {
                 throw new CheckpointException(dir.resolve(OPTIMIZER_FILE) + ": " + e.getMessage(), e);
             }
             if (t.ema != null) {
-                t.ema.load(dir.resolve(EMA_FILE));
+                try {
+                    t.ema.load(dir.resolve(EMA_FILE));
+                } catch (RuntimeException e) {
+                    throw new CheckpointException(dir.resolve(EMA_FILE) + ": " + oneLine(e.getMessage()), e);
+                }
             }
             t.step = stepNode.asLong();
             t.runRecord = run;
