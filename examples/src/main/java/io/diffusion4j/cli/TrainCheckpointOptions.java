@@ -24,8 +24,8 @@ final class TrainCheckpointOptions {
 
     @Option(names = "--resume", paramLabel = "DIR",
             description = "Continue from a checkpoint folder, or the newest intact checkpoint in a folder of "
-                    + "checkpoints, with all of the run's settings (batch, data, optimizer, seed, threads, ...); a flag "
-                    + "that contradicts them is refused, --steps may extend the run.")
+                    + "checkpoints, with all of the run's settings (batch, data, optimizer, seed, threads, ...); a "
+                    + "flag that contradicts them is refused, --steps may extend the run.")
     Path resume;
 
     @Option(names = "--override", paramLabel = "KEY=VALUE",
@@ -37,7 +37,7 @@ final class TrainCheckpointOptions {
         if (checkpointEvery < 0) {
             throw new UsageException("--checkpoint-every must be >= 0, got " + checkpointEvery);
         }
-        if (checkpointEvery > 0 && checkpointDir == null && resume == null) {   // a resume: its own dir
+        if (checkpointEvery > 0 && checkpointDir == null && resume == null) {   // a resume has its own
             throw new UsageException("--checkpoint-every needs --checkpoint-dir DIR");
         }
         if (keep < 1) {

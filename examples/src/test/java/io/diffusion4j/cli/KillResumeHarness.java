@@ -15,6 +15,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 import java.util.stream.Stream;
 
 /**
@@ -111,7 +112,7 @@ final class KillResumeHarness {
                     killed = true;
                     break;
                 }
-                java.util.concurrent.locks.LockSupport.parkNanos(300_000);   // not a busy loop: the trainer needs the core
+                LockSupport.parkNanos(300_000);   // not a busy loop: the trainer needs the core
             }
             if (!p.waitFor(60, TimeUnit.SECONDS)) {
                 p.destroyForcibly();

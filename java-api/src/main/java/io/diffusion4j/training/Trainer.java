@@ -1,6 +1,5 @@
 package io.diffusion4j.training;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.diffusion4j.bindings.DType;
 import io.diffusion4j.bindings.Device;
@@ -58,13 +57,13 @@ public final class Trainer implements AutoCloseable {
     static final String OPTIMIZER_FILE = "optimizer.pt";
     static final String CONFIG_FILE = "training_config.json";
 
-    private final TrainableModel model;
+    final TrainableModel model;
     private final boolean ownsModule;
-    private final SchedulerConfig schedulerConfig;
-    private final ModelSpec spec;
-    private TrainingConfig config;
-    private RunRecord runRecord;
-    private Path resumedFrom;
+    final SchedulerConfig schedulerConfig;
+    final ModelSpec spec;
+    TrainingConfig config;
+    RunRecord runRecord;
+    Path resumedFrom;
     private final NoiseSchedule schedule;
     private final ForwardProcess forward;
     private final PredictionType predictionType;
@@ -72,11 +71,11 @@ public final class Trainer implements AutoCloseable {
     private final boolean conditional;
     private final int nullClassId;
     private final DType timestepDType;
-    private final int parameterCount;
-    private final Optimizer optimizer;
-    private final Ema ema;
+    final int parameterCount;
+    final Optimizer optimizer;
+    final Ema ema;
     private DataParallel dataParallel;
-    private long step;
+    long step;
     private double lastLoss = Double.NaN;
     private double lastGradNorm = Double.NaN;
     private double lastLearningRate = Double.NaN;
@@ -125,8 +124,8 @@ public final class Trainer implements AutoCloseable {
                 ownsModule);
     }
 
-    private Trainer(TrainableModel model, SchedulerConfig schedulerConfig, ModelSpec spec, TrainingConfig config,
-                    boolean ownsModule) {
+    Trainer(TrainableModel model, SchedulerConfig schedulerConfig, ModelSpec spec, TrainingConfig config,
+            boolean ownsModule) {
         if (model == null || schedulerConfig == null || config == null) {
             throw new IllegalArgumentException("a trainer needs a model, a scheduler config and a training config");
         }
@@ -581,7 +580,8 @@ public final class Trainer implements AutoCloseable {
      * Saves a checkpoint under {@code root} as {@code checkpoint-<step>} (see {@link Checkpoints}): the weights
      * ({@code model.pt}, TorchScript), the EMA weights ({@code ema.pt}), the optimizer state ({@code optimizer.pt}),
      * the step ({@code trainer_state.json}), the training config ({@code training_config.json}), the scheduler
-     * config and, when known, {@code diffusion4j.json}. Written atomically; keeps the newest
+     * config, when known {@code diffusion4j.json}, and the {@link #runRecord()} when there is one ({@code run.json}).
+     * Written atomically (a crash leaves the earlier checkpoints and no half-written one); keeps the newest
      * {@code keepCheckpoints} checkpoints in {@code root}.
      *
      * <p>In a data-parallel job only rank 0 writes; the other ranks return the same path at once.
@@ -593,31 +593,8 @@ public final class Trainer implements AutoCloseable {
         if (!isMainRank()) {
             return root.resolve(Checkpoints.name(step));
         }
-        return Checkpoints.writeAtomically(root, Checkpoints.name(step), config.keepCheckpoints(), dir -> {
-            model.saveWeights(dir);
-            if (ema != null) {
-                ema.save(dir.resolve(EMA_FILE));
-            }
-            Files.write(dir.resolve(OPTIMIZER_FILE), optimizer.saveState());
-            Files.writeString(dir.resolve(CONFIG_FILE), config.toJson());
-            if (runRecord != null) {
-                Files.writeString(dir.resolve(RunRecord.FILE_NAME), runRecord.toJson());
-            }
-            schedulerConfig.write(dir.resolve(ModelFolder.SCHEDULER_FILE));
-            if (spec != null) {
-                Files.writeString(dir.resolve(ModelSpec.FILE_NAME), SpecJson.write(spec, model, null));
-            } else if (TrainableModel.torchScriptModule(model) == null) {
-                throw new IllegalStateException("a Java-built network needs a ModelSpec to be checkpointed");
-            }
-            ObjectNode state = SpecJson.JSON.createObjectNode();
-            state.put("format_version", 1);
-            state.put("step", step);
-            state.put("optimizer", config.optimizer().name().toLowerCase(Locale.ROOT));
-            state.put("parameter_tensors", parameterCount);
-            state.put("ema", ema != null);
-            state.put("libtorch", Torch.libtorchVersion());
-            Files.writeString(dir.resolve(Checkpoints.STATE_FILE), SpecJson.toString(state));
-        });
+        return Checkpoints.writeAtomically(root, Checkpoints.name(step), config.keepCheckpoints(),
+                dir -> TrainerCheckpoints.writeInto(this, dir));
     }
 
     /**
@@ -640,119 +617,7 @@ public final class Trainer implements AutoCloseable {
      *                             in a folder of them loads (the newest one's error)
      */
     public static Trainer resume(Path checkpoint, Device device, Consumer<String> warnings) throws IOException {
-        if (Files.isRegularFile(checkpoint.resolve(Checkpoints.STATE_FILE))) {
-            return resumeFrom(checkpoint, device);
-        }
-        List<Path> all = Checkpoints.list(checkpoint);
-        if (all.isEmpty()) {
-            throw new CheckpointException(checkpoint + " is neither a checkpoint folder (no "
-                    + Checkpoints.STATE_FILE + ") nor a folder of checkpoints");
-        }
-        for (Path p : Checkpoints.partial(checkpoint)) {
-            warnings.accept("skipping " + p + ": left by an interrupted checkpoint save, not a checkpoint");
-        }
-        IOException newest = null;
-        for (int i = all.size() - 1; i >= 0; i--) {
-            Path dir = all.get(i);
-            try {
-                Trainer t = resumeFrom(dir, device);
-                if (newest != null) {
-                    warnings.accept("resuming from " + dir + ", the newest checkpoint that loads");
-                }
-                return t;
-            } catch (IOException | RuntimeException e) {
-                if (newest == null) {
-                    newest = e instanceof IOException io ? io : new CheckpointException(dir + ": " + e.getMessage(), e);
-                }
-                if (i > 0) {
-                    warnings.accept("skipping " + dir + ": it does not load (" + oneLine(e.getMessage()) + ")");
-                }
-            }
-        }
-        throw newest;
-    }
-
-    private static String oneLine(String message) {
-        String m = message == null ? "no message" : message.strip();
-        int nl = m.indexOf('\n');
-        return nl < 0 ? m : m.substring(0, nl);
-    }
-
-    private static Trainer resumeFrom(Path dir, Device device) throws IOException {
-        boolean javaBuilt = Files.isRegularFile(dir.resolve(ModelSpec.FILE_NAME))
-                && Files.readString(dir.resolve(ModelSpec.FILE_NAME)).contains("\"architecture\"");
-        String weights = javaBuilt ? io.diffusion4j.model.nn.NetDenoiser.WEIGHTS_FILE : MODEL_FILE;
-        for (String f : List.of(weights, OPTIMIZER_FILE, CONFIG_FILE, ModelFolder.SCHEDULER_FILE)) {
-            if (!Files.isRegularFile(dir.resolve(f))) {
-                throw new CheckpointException(dir + ": " + f + " is missing; the checkpoint is incomplete");
-            }
-        }
-        JsonNode state = SpecJson.JSON.readTree(Files.readString(dir.resolve(Checkpoints.STATE_FILE)));
-        JsonNode stepNode = state.get("step");
-        if (stepNode == null || !stepNode.canConvertToLong() || stepNode.asLong() < 0) {
-            throw new CheckpointException(dir.resolve(Checkpoints.STATE_FILE) + ": step must be an integer >= 0, got "
-                    + stepNode);
-        }
-        TrainingConfig config;
-        try {
-            config = TrainingConfig.fromJson(Files.readString(dir.resolve(CONFIG_FILE)));
-        } catch (IllegalArgumentException e) {
-            throw new CheckpointException(dir.resolve(CONFIG_FILE) + ": " + e.getMessage(), e);
-        }
-        RunRecord run = null;
-        if (Files.isRegularFile(dir.resolve(RunRecord.FILE_NAME))) {
-            try {
-                run = RunRecord.fromJson(Files.readString(dir.resolve(RunRecord.FILE_NAME)));
-            } catch (IllegalArgumentException e) {
-                throw new CheckpointException(dir.resolve(RunRecord.FILE_NAME) + ": " + e.getMessage(), e);
-            }
-        }
-        SchedulerConfig sc = SchedulerConfig.read(dir.resolve(ModelFolder.SCHEDULER_FILE));
-        Path specFile = dir.resolve(ModelSpec.FILE_NAME);
-        ModelSpec spec = Files.isRegularFile(specFile) ? ModelSpec.read(specFile) : null;
-        if (config.emaEnabled() && !Files.isRegularFile(dir.resolve(EMA_FILE))) {
-            throw new CheckpointException(dir + ": " + EMA_FILE + " is missing but the run keeps an EMA (ema_decay "
-                    + config.emaDecay() + ")");
-        }
-        TrainableModel model;
-        try {
-            model = ModelFolder.loadTrainable(dir, spec, device);
-        } catch (IOException | RuntimeException e) {   // e.g. a damaged model.pt
-            throw new CheckpointException(dir + ": " + oneLine(e.getMessage()), e);
-        }
-        Trainer t;
-        try {
-            t = new Trainer(model, sc, spec, config, true);
-        } catch (RuntimeException e) {
-            model.close();
-            throw e;
-        }
-        try {
-            JsonNode count = state.get("parameter_tensors");
-            if (count != null && count.asInt() != t.parameterCount) {
-                throw new CheckpointException(dir + ": the optimizer state is for " + count.asInt()
-                        + " parameter tensors, the model has " + t.parameterCount);
-            }
-            try {
-                t.optimizer.loadState(Files.readAllBytes(dir.resolve(OPTIMIZER_FILE)));
-            } catch (IllegalArgumentException e) {
-                throw new CheckpointException(dir.resolve(OPTIMIZER_FILE) + ": " + e.getMessage(), e);
-            }
-            if (t.ema != null) {
-                try {
-                    t.ema.load(dir.resolve(EMA_FILE));
-                } catch (RuntimeException e) {
-                    throw new CheckpointException(dir.resolve(EMA_FILE) + ": " + oneLine(e.getMessage()), e);
-                }
-            }
-            t.step = stepNode.asLong();
-            t.runRecord = run;
-            t.resumedFrom = dir;
-            return t;
-        } catch (IOException | RuntimeException e) {
-            t.close();
-            throw e;
-        }
+        return TrainerCheckpoints.resume(checkpoint, device, warnings);
     }
 
     // ---- export ------------------------------------------------------------------------------------------------
