@@ -57,7 +57,9 @@ final class TrainerCheckpoints {
                     + Checkpoints.STATE_FILE + ") nor a folder of checkpoints");
         }
         for (Path p : Checkpoints.partial(checkpoint)) {
-            warnings.accept("skipping " + p + ": left by an interrupted checkpoint save, not a checkpoint");
+            warnings.accept("skipping " + p + (p.getFileName().toString().contains("-deleted-")
+                    ? ": left by an interrupted deletion of an old checkpoint" : ": left by an interrupted checkpoint "
+                    + "save") + ", not a checkpoint");
         }
         IOException newest = null;
         for (int i = all.size() - 1; i >= 0; i--) {

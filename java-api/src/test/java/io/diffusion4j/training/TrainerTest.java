@@ -265,18 +265,21 @@ class TrainerTest {
                 100));   // damaged after the fact: the newest checkpoint no longer loads
         Path partial = Files.createDirectories(root.resolve(".tmp-checkpoint-00000004-123"));
         Files.writeString(partial.resolve("model.pt"), "half a file");
+        Path halfDeleted = Files.createDirectories(root.resolve(".tmp-checkpoint-00000001-deleted-5"));
         List<String> warnings = new java.util.ArrayList<>();
         try (Trainer t = Trainer.resume(root, Device.CPU, warnings::add)) {
             assertEquals(2, t.step());
             assertEquals(root.resolve("checkpoint-00000002"), t.resumedFrom());
             assertEquals(run, t.runRecord());
         }
-        assertEquals(3, warnings.size(), warnings::toString);
+        assertEquals(4, warnings.size(), warnings::toString);
+        assertEquals("skipping " + halfDeleted + ": left by an interrupted deletion of an old checkpoint, not a "
+                + "checkpoint", warnings.get(0));
         assertEquals("skipping " + partial + ": left by an interrupted checkpoint save, not a checkpoint",
-                warnings.get(0));
-        assertTrue(warnings.get(1).startsWith("skipping " + newest + ": it does not load ("), warnings.get(1));
+                warnings.get(1));
+        assertTrue(warnings.get(2).startsWith("skipping " + newest + ": it does not load ("), warnings.get(2));
         assertEquals("resuming from " + root.resolve("checkpoint-00000002") + ", the newest checkpoint that loads",
-                warnings.get(2));
+                warnings.get(3));
         // a named checkpoint is not replaced by another
         assertThrows(CheckpointException.class, () -> Trainer.resume(newest, Device.CPU, warnings::add));
 
