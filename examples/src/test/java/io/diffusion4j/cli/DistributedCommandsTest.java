@@ -101,9 +101,14 @@ class DistributedCommandsTest {
         }
         assertTrue(max <= 5e-5, "exported EMA weights differ by " + max);
 
-        // the job's checkpoint resumes in one process
+        // the job's checkpoint resumes in one process, deliberately: the world size shapes the numerics
+        Result refused = run("train", "--data", data.toString(), "--resume", ck2.toString(), "--steps", "12",
+                "--out", tmp.resolve("out3").toString());
+        assertEquals(Main.EXIT_USAGE, refused.code(), () -> refused.out() + refused.err());
+        assertTrue(refused.err().contains("this job has 1 rank(s), but the checkpoint's run has world-size 2: start "
+                + "it with --nproc 2 (or --world-size), or add --override world-size=1"), refused.err());
         Result resumed = run("train", "--data", data.toString(), "--resume", ck2.toString(), "--steps", "12",
-                "--batch", "32", "--out", tmp.resolve("out3").toString());
+                "--batch", "32", "--override", "world-size=1", "--out", tmp.resolve("out3").toString());
         assertEquals(0, resumed.code(), () -> resumed.out() + resumed.err());
         assertTrue(resumed.out().contains("steps 11..12"), resumed.out());
     }

@@ -12,6 +12,7 @@ import io.diffusion4j.bindings.TensorFiles;
 import io.diffusion4j.bindings.TorchScriptModule;
 import io.diffusion4j.bindings.TorchScriptRuntime;
 import io.diffusion4j.model.ModelFolder;
+import io.diffusion4j.training.RunRecord;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -267,11 +268,75 @@ class TrainCommandTest {
 
         assertUsageError(run("train", "--data", data.toString(), "--steps", "8", "--lr", "5e-4", "--resume",
                 ck.toString(), "--out", resumed.toString()),
-                "--lr 5.0E-4 differs from the checkpoint's learning_rate 0.001");
+                "--lr 5e-4 differs from the checkpoint's lr 0.001: a resumed run keeps its settings; to change it, add "
+                + "--override lr=5e-4");
         assertUsageError(run("train", "--model", "digits", "--data", data.toString(), "--steps", "8", "--resume",
                 ck.toString(), "--out", resumed.toString()), "is a checkpoint of model 'toy2d', not of --model digits");
         assertUsageError(run("train", "--data", data.toString(), "--steps", "6", "--resume", ck.toString(), "--out",
                 resumed.toString()), "is at step 6, already --steps 6 or more");
+    }
+
+    @Test
+    void aResumeKeepsTheRunsSettingsUnlessOverridden() throws IOException {
+        Path data = toyData();
+        String d = data.toString();
+        Path ck = tmp.resolve("ck");
+        runOk("train", "--model", "toy2d", "--data", d, "--steps", "2", "--batch", "256", "--lr", "1e-3",
+                "--checkpoint-dir", ck.toString(), "--out", tmp.resolve("o").toString());
+        Result r = runOk("train", "--resume", ck.toString(), "--data", d, "--steps", "3");
+        assertTrue(r.out().contains("steps 3..3, batch 256,"), r.out());
+        assertTrue(r.out().contains("exported " + tmp.resolve("o")), "the run's --out: " + r.out());
+
+        assertUsageError(run("train", "--resume", ck.toString(), "--data", d, "--steps", "4", "--batch", "128"),
+                "--batch 128 differs from the checkpoint's batch 256: a resumed run keeps its settings; to change it, "
+                        + "add --override batch=128");
+        assertUsageError(run("train", "--resume", ck.toString(), "--data", d, "--steps", "4", "--batch", "64",
+                "--override", "batch=128"), "--batch 64 contradicts --override batch=128");
+        r = runOk("train", "--resume", ck.toString(), "--data", d, "--steps", "4", "--override", "batch=128");
+        assertTrue(r.out().contains("steps 4..4, batch 128,"), r.out());
+        RunRecord rec = RunRecord.fromJson(Files.readString(ck.resolve("checkpoint-00000004/run.json")));
+        assertEquals("128", rec.get("batch"));
+        assertEquals(List.of(new RunRecord.Change(3, "batch", "256", "128")), rec.changes());
+        r = runOk("train", "--resume", ck.toString(), "--data", d, "--steps", "5");
+        assertTrue(r.out().contains("batch 128,"), "the override is the run's setting from then on: " + r.out());
+
+        Path other = tmp.resolve("other.pt");
+        try (NativeScope scope = new NativeScope()) {
+            TensorFiles.write(other, TensorFiles.read(data).mul(0.5));
+        }
+        assertUsageError(run("train", "--resume", ck.toString(), "--data", other.toString(), "--steps", "6"),
+                "--data " + other + " holds other content than the run's data " + data.toAbsolutePath(),
+                "to train on this, add --override data=" + other);
+        runOk("train", "--resume", ck.toString(), "--data", other.toString(), "--steps", "6", "--override",
+                "data=" + other);
+        rec = RunRecord.fromJson(Files.readString(ck.resolve("checkpoint-00000006/run.json")));
+        assertEquals(other.toAbsolutePath().toString(), rec.get("data"));
+        assertEquals("data", rec.changes().get(1).key());
+        Path moved = Files.copy(other, tmp.resolve("moved.pt"));
+        runOk("train", "--resume", ck.toString(), "--data", moved.toString(), "--steps", "7");   // same content
+
+        String[] resume = {"train", "--resume", ck.toString(), "--data", moved.toString(), "--steps", "8"};
+        assertUsageError(run(plus(resume, "--override", "colour=red")),
+                "--override colour: not a setting a resumed run can change; one of", "batch", "lr");
+        assertUsageError(run(plus(resume, "--override", "optimizer=sgd")),
+                "--override: the optimizer (adamw, weight_decay 0.01) is part of the optimizer state and cannot "
+                        + "change in a run");
+        assertUsageError(run(plus(resume, "--override", "batch")), "--override must be KEY=VALUE");
+        assertUsageError(run(plus(resume, "--override", "batch=lots")), "--override batch=lots: batch must be an "
+                + "integer");
+        assertUsageError(run(plus(resume, "--seed", "3")), "--seed 3 differs from the checkpoint's seed 0");
+        assertUsageError(run(plus(resume, "--threads", "7")), "--threads 7 differs from the checkpoint's threads");
+        assertUsageError(run("train", "--model", "toy2d", "--data", d, "--steps", "2", "--out",
+                tmp.resolve("o2").toString(), "--override", "batch=1"), "--override changes a resumed run's settings");
+
+        Path cos = tmp.resolve("cos");
+        runOk("train", "--model", "toy2d", "--data", d, "--steps", "2", "--batch", "16", "--lr-schedule", "cosine",
+                "--checkpoint-dir", cos.toString(), "--out", tmp.resolve("o3").toString());
+        assertUsageError(run("train", "--resume", cos.toString(), "--data", d, "--steps", "4"),
+                "--steps 4 runs past the cosine schedule's end at step 2", "add --override total-steps=4");
+        runOk("train", "--resume", cos.toString(), "--data", d, "--steps", "4", "--override", "total-steps=4");
+        assertTrue(Files.readString(cos.resolve("checkpoint-00000004/training_config.json"))
+                .contains("\"total_steps\" : 4"));
     }
 
     private static String[] concat(String[] a, String... b) {

@@ -53,6 +53,29 @@ public final class Checkpoints {
         return out;
     }
 
+    /**
+     * What under {@code root} looks like a checkpoint but is not one to resume from: temporary folders left by a save
+     * (or a pruning) that was interrupted, and {@code checkpoint-N} folders without {@code trainer_state.json}. The
+     * next save deletes the temporary ones.
+     */
+    public static List<Path> partial(Path root) throws IOException {
+        List<Path> out = new ArrayList<>();
+        if (!Files.isDirectory(root)) {
+            return out;
+        }
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(root)) {
+            for (Path p : ds) {
+                String n = p.getFileName().toString();
+                if (Files.isDirectory(p) && (n.startsWith(TMP_PREFIX + PREFIX)
+                        || NAME.matcher(n).matches() && !Files.isRegularFile(p.resolve(STATE_FILE)))) {
+                    out.add(p);
+                }
+            }
+        }
+        out.sort(null);
+        return out;
+    }
+
     /** The newest checkpoint under {@code root}, or null when there is none. */
     public static Path latest(Path root) throws IOException {
         List<Path> all = list(root);
@@ -114,7 +137,11 @@ public final class Checkpoints {
                 }
                 continue;
             }
-            deleteTree(p);
+            // renamed out of the checkpoint names first, so a crash while deleting never leaves a half-deleted
+            // folder that looks like a checkpoint
+            Path doomed = root.resolve(TMP_PREFIX + p.getFileName() + "-deleted-" + System.nanoTime());
+            Files.move(p, doomed, StandardCopyOption.ATOMIC_MOVE);
+            deleteTree(doomed);
         }
         try (DirectoryStream<Path> ds = Files.newDirectoryStream(root, TMP_PREFIX + "*")) {
             for (Path p : ds) {

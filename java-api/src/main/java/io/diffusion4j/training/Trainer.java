@@ -1,6 +1,5 @@
 package io.diffusion4j.training;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.diffusion4j.bindings.DType;
 import io.diffusion4j.bindings.Device;
@@ -26,6 +25,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.SplittableRandom;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -57,11 +57,13 @@ public final class Trainer implements AutoCloseable {
     static final String OPTIMIZER_FILE = "optimizer.pt";
     static final String CONFIG_FILE = "training_config.json";
 
-    private final TrainableModel model;
+    final TrainableModel model;
     private final boolean ownsModule;
-    private final SchedulerConfig schedulerConfig;
-    private final ModelSpec spec;
-    private final TrainingConfig config;
+    final SchedulerConfig schedulerConfig;
+    final ModelSpec spec;
+    TrainingConfig config;
+    RunRecord runRecord;
+    Path resumedFrom;
     private final NoiseSchedule schedule;
     private final ForwardProcess forward;
     private final PredictionType predictionType;
@@ -69,11 +71,11 @@ public final class Trainer implements AutoCloseable {
     private final boolean conditional;
     private final int nullClassId;
     private final DType timestepDType;
-    private final int parameterCount;
-    private final Optimizer optimizer;
-    private final Ema ema;
+    final int parameterCount;
+    final Optimizer optimizer;
+    final Ema ema;
     private DataParallel dataParallel;
-    private long step;
+    long step;
     private double lastLoss = Double.NaN;
     private double lastGradNorm = Double.NaN;
     private double lastLearningRate = Double.NaN;
@@ -122,8 +124,8 @@ public final class Trainer implements AutoCloseable {
                 ownsModule);
     }
 
-    private Trainer(TrainableModel model, SchedulerConfig schedulerConfig, ModelSpec spec, TrainingConfig config,
-                    boolean ownsModule) {
+    Trainer(TrainableModel model, SchedulerConfig schedulerConfig, ModelSpec spec, TrainingConfig config,
+            boolean ownsModule) {
         if (model == null || schedulerConfig == null || config == null) {
             throw new IllegalArgumentException("a trainer needs a model, a scheduler config and a training config");
         }
@@ -195,6 +197,59 @@ public final class Trainer implements AutoCloseable {
     /** The number of optimizer steps completed (same as {@link #state()}). */
     public long step() {
         return step;
+    }
+
+    /**
+     * The run's settings outside its training config, written into every checkpoint as {@value RunRecord#FILE_NAME};
+     * null when none was recorded (and for a resumed checkpoint older than run records).
+     */
+    public RunRecord runRecord() {
+        return runRecord;
+    }
+
+    /** Records {@code run} (may be null) to be written into every checkpoint from now on. */
+    public void recordRun(RunRecord run) {
+        checkOpen();
+        this.runRecord = run;
+    }
+
+    /** The checkpoint folder this trainer was resumed from, or null for a new run. */
+    public Path resumedFrom() {
+        return resumedFrom;
+    }
+
+    /**
+     * Changes the settings of this run from the next step on: the learning rate and its schedule, the loss options,
+     * gradient clipping and accumulation, the seed and the checkpoints kept. What lives in the optimizer's and the
+     * EMA's state (the optimizer and its hyper-parameters, the EMA decay and warm-up) cannot change.
+     *
+     * @throws IllegalArgumentException if {@code next} changes one of those, or asks label dropout of a model without
+     *                                  a null class
+     */
+    public void reconfigure(TrainingConfig next) {
+        checkOpen();
+        if (next == null) {
+            throw new IllegalArgumentException("reconfigure needs a training config");
+        }
+        TrainingConfig c = config;
+        if (next.optimizer() != c.optimizer() || next.weightDecay() != c.weightDecay() || next.beta1() != c.beta1()
+                || next.beta2() != c.beta2() || next.eps() != c.eps() || next.momentum() != c.momentum()) {
+            throw new IllegalArgumentException("the optimizer (" + c.optimizer().name().toLowerCase(Locale.ROOT)
+                    + ", weight_decay " + c.weightDecay() + ") is part of the optimizer state and cannot change in a "
+                    + "run, got " + next.optimizer().name().toLowerCase(Locale.ROOT) + ", weight_decay "
+                    + next.weightDecay());
+        }
+        if (next.emaDecay() != c.emaDecay() || next.emaWarmup() != c.emaWarmup()) {
+            throw new IllegalArgumentException("ema_decay " + c.emaDecay() + " is part of the EMA state and cannot "
+                    + "change in a run, got " + next.emaDecay());
+        }
+        if (next.labelDropout() > 0 && (!conditional || nullClassId < 0)) {
+            throw new IllegalArgumentException("label_dropout " + next.labelDropout() + " needs a class-conditional "
+                    + "model with a null class (diffusion4j.json null_class_id); " + model.source()
+                    + (conditional ? " has no null class" : " is unconditional"));
+        }
+        config = next;
+        appliedLearningRate = Double.NaN;
     }
 
     public TrainingConfig config() {
@@ -525,7 +580,8 @@ public final class Trainer implements AutoCloseable {
      * Saves a checkpoint under {@code root} as {@code checkpoint-<step>} (see {@link Checkpoints}): the weights
      * ({@code model.pt}, TorchScript), the EMA weights ({@code ema.pt}), the optimizer state ({@code optimizer.pt}),
      * the step ({@code trainer_state.json}), the training config ({@code training_config.json}), the scheduler
-     * config and, when known, {@code diffusion4j.json}. Written atomically; keeps the newest
+     * config, when known {@code diffusion4j.json}, and the {@link #runRecord()} when there is one ({@code run.json}).
+     * Written atomically (a crash leaves the earlier checkpoints and no half-written one); keeps the newest
      * {@code keepCheckpoints} checkpoints in {@code root}.
      *
      * <p>In a data-parallel job only rank 0 writes; the other ranks return the same path at once.
@@ -537,28 +593,8 @@ public final class Trainer implements AutoCloseable {
         if (!isMainRank()) {
             return root.resolve(Checkpoints.name(step));
         }
-        return Checkpoints.writeAtomically(root, Checkpoints.name(step), config.keepCheckpoints(), dir -> {
-            model.saveWeights(dir);
-            if (ema != null) {
-                ema.save(dir.resolve(EMA_FILE));
-            }
-            Files.write(dir.resolve(OPTIMIZER_FILE), optimizer.saveState());
-            Files.writeString(dir.resolve(CONFIG_FILE), config.toJson());
-            schedulerConfig.write(dir.resolve(ModelFolder.SCHEDULER_FILE));
-            if (spec != null) {
-                Files.writeString(dir.resolve(ModelSpec.FILE_NAME), SpecJson.write(spec, model, null));
-            } else if (TrainableModel.torchScriptModule(model) == null) {
-                throw new IllegalStateException("a Java-built network needs a ModelSpec to be checkpointed");
-            }
-            ObjectNode state = SpecJson.JSON.createObjectNode();
-            state.put("format_version", 1);
-            state.put("step", step);
-            state.put("optimizer", config.optimizer().name().toLowerCase(Locale.ROOT));
-            state.put("parameter_tensors", parameterCount);
-            state.put("ema", ema != null);
-            state.put("libtorch", Torch.libtorchVersion());
-            Files.writeString(dir.resolve(Checkpoints.STATE_FILE), SpecJson.toString(state));
-        });
+        return Checkpoints.writeAtomically(root, Checkpoints.name(step), config.keepCheckpoints(),
+                dir -> TrainerCheckpoints.writeInto(this, dir));
     }
 
     /**
@@ -566,77 +602,22 @@ public final class Trainer implements AutoCloseable {
      * of checkpoints). The returned trainer owns the module it loaded ({@link #module()}) and closes it.
      *
      * @throws CheckpointException if a file is missing or does not fit the others
+     * @see #resume(Path, Device, Consumer)
      */
     public static Trainer resume(Path checkpoint, Device device) throws IOException {
-        Path dir = checkpoint;
-        if (!Files.isRegularFile(dir.resolve(Checkpoints.STATE_FILE))) {
-            Path latest = Checkpoints.latest(dir);
-            if (latest == null) {
-                throw new CheckpointException(checkpoint + " is neither a checkpoint folder (no "
-                        + Checkpoints.STATE_FILE + ") nor a folder of checkpoints");
-            }
-            dir = latest;
-        }
-        boolean javaBuilt = Files.isRegularFile(dir.resolve(ModelSpec.FILE_NAME))
-                && Files.readString(dir.resolve(ModelSpec.FILE_NAME)).contains("\"architecture\"");
-        String weights = javaBuilt ? io.diffusion4j.model.nn.NetDenoiser.WEIGHTS_FILE : MODEL_FILE;
-        for (String f : List.of(weights, OPTIMIZER_FILE, CONFIG_FILE, ModelFolder.SCHEDULER_FILE)) {
-            if (!Files.isRegularFile(dir.resolve(f))) {
-                throw new CheckpointException(dir + ": " + f + " is missing; the checkpoint is incomplete");
-            }
-        }
-        JsonNode state = SpecJson.JSON.readTree(Files.readString(dir.resolve(Checkpoints.STATE_FILE)));
-        JsonNode stepNode = state.get("step");
-        if (stepNode == null || !stepNode.canConvertToLong() || stepNode.asLong() < 0) {
-            throw new CheckpointException(dir.resolve(Checkpoints.STATE_FILE) + ": step must be an integer >= 0, got "
-                    + stepNode);
-        }
-        TrainingConfig config;
-        try {
-            config = TrainingConfig.fromJson(Files.readString(dir.resolve(CONFIG_FILE)));
-        } catch (IllegalArgumentException e) {
-            throw new CheckpointException(dir.resolve(CONFIG_FILE) + ": " + e.getMessage(), e);
-        }
-        SchedulerConfig sc = SchedulerConfig.read(dir.resolve(ModelFolder.SCHEDULER_FILE));
-        Path specFile = dir.resolve(ModelSpec.FILE_NAME);
-        ModelSpec spec = Files.isRegularFile(specFile) ? ModelSpec.read(specFile) : null;
-        if (config.emaEnabled() && !Files.isRegularFile(dir.resolve(EMA_FILE))) {
-            throw new CheckpointException(dir + ": " + EMA_FILE + " is missing but the run keeps an EMA (ema_decay "
-                    + config.emaDecay() + ")");
-        }
-        TrainableModel model;
-        try {
-            model = ModelFolder.loadTrainable(dir, spec, device);
-        } catch (io.diffusion4j.model.ModelFolderException e) {
-            throw new CheckpointException(dir + ": " + e.getMessage(), e);
-        }
-        Trainer t;
-        try {
-            t = new Trainer(model, sc, spec, config, true);
-        } catch (RuntimeException e) {
-            model.close();
-            throw e;
-        }
-        try {
-            JsonNode count = state.get("parameter_tensors");
-            if (count != null && count.asInt() != t.parameterCount) {
-                throw new CheckpointException(dir + ": the optimizer state is for " + count.asInt()
-                        + " parameter tensors, the model has " + t.parameterCount);
-            }
-            try {
-                t.optimizer.loadState(Files.readAllBytes(dir.resolve(OPTIMIZER_FILE)));
-            } catch (IllegalArgumentException e) {
-                throw new CheckpointException(dir.resolve(OPTIMIZER_FILE) + ": " + e.getMessage(), e);
-            }
-            if (t.ema != null) {
-                t.ema.load(dir.resolve(EMA_FILE));
-            }
-            t.step = stepNode.asLong();
-            return t;
-        } catch (IOException | RuntimeException e) {
-            t.close();
-            throw e;
-        }
+        return resume(checkpoint, device, LOG::warn);
+    }
+
+    /**
+     * As {@link #resume(Path, Device)}; from a folder of checkpoints it resumes from the newest one that loads: each
+     * partial save left behind and each newer checkpoint that fails to load is skipped with one line to
+     * {@code warnings}.
+     *
+     * @throws CheckpointException if {@code checkpoint} is a checkpoint folder that does not load, or no checkpoint
+     *                             in a folder of them loads (the newest one's error)
+     */
+    public static Trainer resume(Path checkpoint, Device device, Consumer<String> warnings) throws IOException {
+        return TrainerCheckpoints.resume(checkpoint, device, warnings);
     }
 
     // ---- export ------------------------------------------------------------------------------------------------

@@ -249,6 +249,82 @@ class TrainerTest {
     }
 
     @Test
+    void aResumeSkipsPartialAndUnloadableCheckpointsAndKeepsTheRunRecord() throws IOException {
+        Path root = tmp.resolve("ck");
+        RunRecord run = RunRecord.of(java.util.Map.of("batch", "256", "data-sha256", "ab12"));
+        try (Trainer t = trainer(TrainingConfig.builder().learningRate(1e-3).emaDecay(0.9).build())) {
+            t.recordRun(run);
+            for (int i = 0; i < 3; i++) {
+                train(t, i, i + 1);
+                t.saveTo(root);
+            }
+            t.module().close();
+        }
+        Path newest = root.resolve("checkpoint-00000003");
+        Files.write(newest.resolve("model.pt"), java.util.Arrays.copyOf(Files.readAllBytes(newest.resolve("model.pt")),
+                100));   // damaged after the fact: the newest checkpoint no longer loads
+        Path partial = Files.createDirectories(root.resolve(".tmp-checkpoint-00000004-123"));
+        Files.writeString(partial.resolve("model.pt"), "half a file");
+        Path halfDeleted = Files.createDirectories(root.resolve(".tmp-checkpoint-00000001-deleted-5"));
+        List<String> warnings = new java.util.ArrayList<>();
+        try (Trainer t = Trainer.resume(root, Device.CPU, warnings::add)) {
+            assertEquals(2, t.step());
+            assertEquals(root.resolve("checkpoint-00000002"), t.resumedFrom());
+            assertEquals(run, t.runRecord());
+        }
+        assertEquals(4, warnings.size(), warnings::toString);
+        assertEquals("skipping " + halfDeleted + ": left by an interrupted deletion of an old checkpoint, not a "
+                + "checkpoint", warnings.get(0));
+        assertEquals("skipping " + partial + ": left by an interrupted checkpoint save, not a checkpoint",
+                warnings.get(1));
+        assertTrue(warnings.get(2).startsWith("skipping " + newest + ": it does not load ("), warnings.get(2));
+        assertEquals("resuming from " + root.resolve("checkpoint-00000002") + ", the newest checkpoint that loads",
+                warnings.get(3));
+        // a named checkpoint is not replaced by another
+        assertThrows(CheckpointException.class, () -> Trainer.resume(newest, Device.CPU, warnings::add));
+
+        Files.writeString(root.resolve("checkpoint-00000002").resolve(RunRecord.FILE_NAME),
+                "{\"format_version\": 2, \"settings\": {}}");
+        CheckpointException e = assertThrows(CheckpointException.class,
+                () -> Trainer.resume(root.resolve("checkpoint-00000002"), Device.CPU));
+        assertTrue(e.getMessage().endsWith("run.json: format_version 2 is newer than this diffusion4j reads (1); "
+                + "resume with a newer diffusion4j"), e.getMessage());
+    }
+
+    @Test
+    void reconfigureChangesWhatTheStepReadsButNotTheOptimizerState() throws IOException {
+        try (Trainer t = trainer(TrainingConfig.builder().learningRate(1e-3).emaDecay(0.9).build())) {
+            train(t, 0, 1);
+            TrainingConfig next = t.config().toBuilder().learningRate(5e-4).gradientClipNorm(1).build();
+            t.reconfigure(next);
+            assertEquals(next, t.config());
+            train(t, 1, 2);
+            assertEquals(5e-4, t.lastLearningRate());
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> t.reconfigure(
+                    t.config().toBuilder().optimizer(TrainingConfig.OptimizerType.SGD).build()));
+            assertEquals("the optimizer (adamw, weight_decay 0.01) is part of the optimizer state and cannot change in "
+                    + "a run, got sgd, weight_decay 0.01", e.getMessage());
+            e = assertThrows(IllegalArgumentException.class, () -> t.reconfigure(
+                    t.config().toBuilder().emaDecay(0.5).build()));
+            assertEquals("ema_decay 0.9 is part of the EMA state and cannot change in a run, got 0.5", e.getMessage());
+            t.module().close();
+        }
+    }
+
+    @Test
+    void runRecordsRoundTripAndRejectBadInput() {
+        RunRecord r = new RunRecord(java.util.Map.of("batch", "128", "data", "/d.pt"),
+                List.of(new RunRecord.Change(40, "batch", "256", "128"), new RunRecord.Change(50, "labels", null, "l")));
+        assertEquals(r, RunRecord.fromJson(r.toJson()));
+        assertEquals(List.of("batch", "data"), List.copyOf(r.settings().keySet()));
+        assertThrows(IllegalArgumentException.class, () -> RunRecord.of(java.util.Map.of("Batch Size", "1")));
+        assertEquals("settings must be an object, got null", assertThrows(IllegalArgumentException.class,
+                () -> RunRecord.fromJson("{\"format_version\": 1}")).getMessage());
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> RunRecord.fromJson("{"))
+                .getMessage().startsWith("not JSON: "));
+    }
+
+    @Test
     void gradientAccumulationMatchesTheFullBatch() throws IOException {
         float[] full;
         float[] accumulated;
