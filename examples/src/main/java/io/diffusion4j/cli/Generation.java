@@ -67,6 +67,10 @@ final class Generation {
                     + "num_train_timesteps), got " + steps);
         }
         ModelSpec spec = folder.spec();
+        long[] sampleShape = SampleShapes.parse("--sample-shape", o.sampleShape);
+        if (sampleShape == null && spec != null) {
+            sampleShape = spec.sampleShape();
+        }
         ValueRange range = spec != null ? spec.valueRange() : null;
         Path out = outOrNull;
         if (out == null && range != null && o.saveTensor == null) {
@@ -79,7 +83,7 @@ final class Generation {
         try (NativeScope scope = new NativeScope();
              Denoiser denoiser = folder.loadDenoiser(o.device(), o.dtype());
              DiffusionPipeline pipeline = new DiffusionPipeline(denoiser, scheduler,
-                     spec != null ? spec.sampleShape() : null)) {
+                     sampleShape)) {
             RunContext ctx = new RunContext(folder, spec, denoiser);
             GenerationRequest.Builder req = GenerationRequest.builder().steps(steps).seed(o.seed).batchSize(o.batch)
                     .guidanceScale(o.guidance).checkNumerics(o.checkNumerics);
