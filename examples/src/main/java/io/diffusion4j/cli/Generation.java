@@ -6,6 +6,7 @@ import io.diffusion4j.bindings.TensorFiles;
 import io.diffusion4j.bindings.Torch;
 import io.diffusion4j.image.Images;
 import io.diffusion4j.image.ValueRange;
+import io.diffusion4j.lint.ConfigCheck;
 import io.diffusion4j.model.Denoiser;
 import io.diffusion4j.model.ModelFolder;
 import io.diffusion4j.model.ModelSpec;
@@ -57,6 +58,7 @@ final class Generation {
             throw new UsageException(folder.location() + " has no scheduler_config.json: it is not a denoiser");
         }
         Scheduler scheduler = scheduler(o, config);
+        LintCommand.warn(ConfigCheck.check(scheduler, o.guidance, folder.spec()), stderr);
         int steps = o.steps != null ? o.steps : switch (scheduler.name()) {
             case "ddpm" -> config.numTrainTimesteps();
             case "ddim" -> 50;

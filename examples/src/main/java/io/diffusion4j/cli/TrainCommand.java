@@ -255,6 +255,8 @@ final class TrainCommand implements Callable<Integer> {
                 if (folder.schedulerConfig() == null) {
                     throw new UsageException(folder.location() + " has no scheduler_config.json: it is not a denoiser");
                 }
+                LintCommand.warn(io.diffusion4j.lint.ConfigCheck.check(folder.schedulerConfig(), null, 1,
+                        folder.spec()), spec.commandLine().getErr());
                 module = folder.loadModule(dev);
                 if (reinit) {
                     try {
