@@ -72,9 +72,14 @@ final class TrainCommand implements Callable<Integer> {
     String arch;
 
     @Option(names = "--sample-shape", paramLabel = "D[,D...]",
-            description = "Sample shape for --arch, e.g. 2 or 1,8,8 (default: a tensor file's; required for an image "
-                    + "folder).")
+            description = "Sample shape, e.g. 2 or 3,32,32: images are resized to it (default: diffusion4j.json's, a "
+                    + "tensor file's, or an image folder's first image's; required for --arch with an image folder).")
     String sampleShape;
+
+    @Option(names = "--value-range", paramLabel = "MIN,MAX",
+            description = "The range images are mapped to, for a model folder without diffusion4j.json "
+                    + "(default: -1,1, diffusers' convention; written to the exported diffusion4j.json).")
+    String valueRange;
 
     @Option(names = "--width", paramLabel = "N",
             description = "--arch width: hidden units (mlp, default 128) or base channels (unet, default 32).")
@@ -266,7 +271,8 @@ final class TrainCommand implements Callable<Integer> {
                     }
                 }
                 try {
-                    trainer = new Trainer(module, folder.schedulerConfig(), folder.spec(), config());
+                    trainer = new Trainer(module, folder.schedulerConfig(),
+                            TrainingSpec.resolve(folder, module, sampleShape, valueRange, data, labels), config());
                 } catch (IllegalArgumentException e) {
                     throw new UsageException(e.getMessage());
                 }
@@ -331,10 +337,12 @@ final class TrainCommand implements Callable<Integer> {
             throw new UsageException("--arch builds a new network; it cannot be combined with "
                     + (model != null ? "--model" : "--resume"));
         }
-        if (arch == null && (sampleShape != null || width != null || depth != null
+        if (arch == null && (width != null || depth != null
                 || spec.commandLine().getParseResult().hasMatchedOption("--prediction-type"))) {
-            throw new UsageException("--sample-shape, --width, --depth and --prediction-type describe a new --arch "
-                    + "network");
+            throw new UsageException("--width, --depth and --prediction-type describe a new --arch network");
+        }
+        if (resume != null && (sampleShape != null || valueRange != null)) {
+            throw new UsageException("--sample-shape and --value-range cannot change a resumed run's model");
         }
         if (width != null && width < 1 || depth != null && depth < 0) {
             throw new UsageException("--width must be >= 1 and --depth >= 0, got " + width + " and " + depth);
