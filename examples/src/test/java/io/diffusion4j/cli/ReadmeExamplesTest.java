@@ -154,4 +154,34 @@ class ReadmeExamplesTest {
             assertTrue(acc >= 0.9, model + " " + scheduler + ": " + acc);
         }
     }
+
+    /**
+     * README commands no other CLI test runs successfully, made cheap (few steps): the SDE solver and Euler ancestral
+     * on Karras sigmas from "Other commands", and training with {@code --accumulate} from "Training".
+     */
+    @Test
+    void theReadmesRemainingCommandsRun() throws Exception {
+        for (String scheduler : new String[] {"sde-dpmsolver++", "euler-a"}) {
+            Path x = tmp.resolve(scheduler + ".pt");
+            String[] r = run("sample", "--model", "digits", "--scheduler", scheduler, "--steps", "4", "--karras",
+                    "--class", "1", "--batch", "2", "--seed", "5", "--save-tensor", x.toString(), "--out",
+                    tmp.resolve(scheduler + ".png").toString());
+            assertEquals("0", r[0], r[1] + r[2]);
+            try (NativeScope scope = new NativeScope()) {
+                Tensor t = TensorFiles.read(x);
+                assertEquals(2, t.size(0));
+                assertTrue(t.allFinite(), scheduler);
+            }
+        }
+        Path points = tmp.resolve("points.pt");
+        try (var in = ReadmeExamplesTest.class.getClassLoader()
+                .getResourceAsStream("io/diffusion4j/models/toy2d/data.pt")) {
+            Files.copy(in, points);
+        }
+        Path out = tmp.resolve("toy2d-tuned");
+        String[] r = run("train", "--model", "toy2d", "--data", points.toString(), "--steps", "2", "--batch", "8",
+                "--accumulate", "2", "--lr", "1e-4", "--ema", "0.999", "--out", out.toString());
+        assertEquals("0", r[0], r[1] + r[2]);
+        assertTrue(Files.isRegularFile(out.resolve("model.pt")));
+    }
 }
