@@ -73,7 +73,15 @@ final class Generation {
         if (sampleShape == null && spec != null) {
             sampleShape = spec.sampleShape();
         }
-        ValueRange range = spec != null ? spec.valueRange() : null;
+        ValueRange range = ValueRanges.parse("--value-range", o.valueRange);
+        if (range == null) {
+            range = spec != null ? spec.valueRange()
+                    : sampleShape != null && sampleShape.length == 3 ? ValueRange.MINUS_ONE_TO_ONE : null;
+        }
+        if (spec == null && sampleShape != null) {
+            // a folder without diffusion4j.json: what the options say (the model's signature it reads itself)
+            spec = new ModelSpec(folder.location(), "denoiser", sampleShape, range, java.util.List.of(), null, 0, -1);
+        }
         Path out = outOrNull;
         if (out == null && range != null && o.saveTensor == null) {
             out = Path.of("sample.png");

@@ -18,6 +18,11 @@ final class GenerationOptions {
                     + "its sample_shape; --init-noise also fixes it).")
     String sampleShape;
 
+    @Option(names = "--value-range", paramLabel = "MIN,MAX",
+            description = "The data's range, for a model folder without diffusion4j.json (default: -1,1 when "
+                    + "--sample-shape is C,H,W, diffusers' convention).")
+    String valueRange;
+
     @Option(names = "--scheduler", paramLabel = "NAME",
             description = "ddpm, ddim, euler, euler-a, heun, dpmsolver++, sde-dpmsolver++ or adaptive "
                     + "(default: the config's _class_name).")

@@ -147,4 +147,21 @@ class ForeignModelTrainTest {
         assertEquals("2", ForeignModelSampleTest.run("inspect", "--model", "digits", "--write")[0], "built-in");
         assertEquals("2", ForeignModelSampleTest.run("inspect", "--model", "toy2d", "--sample-shape", "2x")[0]);
     }
+
+    /** img2img on the folder without diffusion4j.json: --sample-shape says the size, the range defaults to [-1, 1]. */
+    @Test
+    void img2imgTakesTheShapeFromTheOptions() throws Exception {
+        Path model = ForeignModelSampleTest.modelFolder(tmp);
+        Path input = rgbImages(1).resolve("img00.png");
+        Path out = tmp.resolve("img2img.png");
+        String[] r = ForeignModelSampleTest.run("img2img", "--model", model.toString(), "--input", input.toString(),
+                "--sample-shape", "3,12,12", "--strength", "0.5", "--scheduler", "euler", "--steps", "4", "--out",
+                out.toString());
+        assertEquals("0", r[0], () -> r[1] + r[2]);
+        assertEquals(0, ImageIO.read(out.toFile()).getWidth() % 12);
+        String[] noShape = ForeignModelSampleTest.run("img2img", "--model", model.toString(), "--input",
+                input.toString(), "--out", out.toString());
+        assertEquals("2", noShape[0], noShape[2]);
+        assertTrue(noShape[2].contains("--sample-shape C,H,W"), noShape[2]);
+    }
 }
