@@ -6,6 +6,7 @@ import io.diffusion4j.bindings.TensorFiles;
 import io.diffusion4j.bindings.Torch;
 import io.diffusion4j.image.Images;
 import io.diffusion4j.image.ValueRange;
+import io.diffusion4j.lint.ConfigCheck;
 import io.diffusion4j.model.Denoiser;
 import io.diffusion4j.model.ModelFolder;
 import io.diffusion4j.model.ModelSpec;
@@ -57,6 +58,7 @@ final class Generation {
             throw new UsageException(folder.location() + " has no scheduler_config.json: it is not a denoiser");
         }
         Scheduler scheduler = scheduler(o, config);
+        LintCommand.warn(ConfigCheck.check(scheduler, o.guidance, folder.spec()), stderr);
         int steps = o.steps != null ? o.steps : switch (scheduler.name()) {
             case "ddpm" -> config.numTrainTimesteps();
             case "ddim" -> 50;
@@ -67,7 +69,19 @@ final class Generation {
                     + "num_train_timesteps), got " + steps);
         }
         ModelSpec spec = folder.spec();
-        ValueRange range = spec != null ? spec.valueRange() : null;
+        long[] sampleShape = SampleShapes.parse("--sample-shape", o.sampleShape);
+        if (sampleShape == null && spec != null) {
+            sampleShape = spec.sampleShape();
+        }
+        ValueRange range = ValueRanges.parse("--value-range", o.valueRange);
+        if (range == null) {
+            range = spec != null ? spec.valueRange()
+                    : sampleShape != null && sampleShape.length == 3 ? ValueRange.MINUS_ONE_TO_ONE : null;
+        }
+        if (spec == null && sampleShape != null) {
+            // a folder without diffusion4j.json: what the options say (the model's signature it reads itself)
+            spec = new ModelSpec(folder.location(), "denoiser", sampleShape, range, java.util.List.of(), null, 0, -1);
+        }
         Path out = outOrNull;
         if (out == null && range != null && o.saveTensor == null) {
             out = Path.of("sample.png");
@@ -79,7 +93,7 @@ final class Generation {
         try (NativeScope scope = new NativeScope();
              Denoiser denoiser = folder.loadDenoiser(o.device(), o.dtype());
              DiffusionPipeline pipeline = new DiffusionPipeline(denoiser, scheduler,
-                     spec != null ? spec.sampleShape() : null)) {
+                     sampleShape)) {
             RunContext ctx = new RunContext(folder, spec, denoiser);
             GenerationRequest.Builder req = GenerationRequest.builder().steps(steps).seed(o.seed).batchSize(o.batch)
                     .guidanceScale(o.guidance).checkNumerics(o.checkNumerics);

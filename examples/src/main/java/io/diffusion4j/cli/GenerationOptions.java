@@ -13,6 +13,16 @@ final class GenerationOptions {
                     + " [+ diffusion4j.json]).")
     String model;
 
+    @Option(names = "--sample-shape", paramLabel = "D[,D...]",
+            description = "Shape of one sample, e.g. 3,32,32, for a model folder without diffusion4j.json (default: "
+                    + "its sample_shape; --init-noise also fixes it).")
+    String sampleShape;
+
+    @Option(names = "--value-range", paramLabel = "MIN,MAX",
+            description = "The data's range, for a model folder without diffusion4j.json (default: -1,1 when "
+                    + "--sample-shape is C,H,W, diffusers' convention).")
+    String valueRange;
+
     @Option(names = "--scheduler", paramLabel = "NAME",
             description = "ddpm, ddim, euler, euler-a, heun, dpmsolver++, sde-dpmsolver++ or adaptive "
                     + "(default: the config's _class_name).")

@@ -47,7 +47,7 @@ final class Img2ImgCommand implements Callable<Integer> {
     static Tensor loadImage(Path file, ModelSpec spec) throws java.io.IOException {
         if (spec == null || spec.valueRange() == null || spec.sampleShape().length != 3) {
             throw new UsageException("this model does not take images (its diffusion4j.json has no image sample_shape"
-                    + " [C, H, W] with a value_range)");
+                    + " [C, H, W] with a value_range; without a diffusion4j.json give --sample-shape C,H,W)");
         }
         long[] s = spec.sampleShape();
         BufferedImage img = Images.readImage(file);

@@ -141,6 +141,8 @@ final class TrainCommand implements Callable<Integer> {
                         throw new UsageException(folder.location() + " has no scheduler_config.json: it is not a "
                                 + "denoiser");
                     }
+                    LintCommand.warn(io.diffusion4j.lint.ConfigCheck.check(folder.schedulerConfig(), null, 1,
+                            folder.spec()), spec.commandLine().getErr());
                     module = folder.loadModule(dev);
                     if (model.reinit) {
                         try {
@@ -150,7 +152,8 @@ final class TrainCommand implements Callable<Integer> {
                         }
                     }
                     try {
-                        trainer = new Trainer(module, folder.schedulerConfig(), folder.spec(), c);
+                        trainer = new Trainer(module, folder.schedulerConfig(), TrainingSpec.resolve(folder, module,
+                                model.sampleShape, model.valueRange, data.data, data.labels), c);
                     } catch (IllegalArgumentException e) {
                         throw new UsageException(e.getMessage());
                     }

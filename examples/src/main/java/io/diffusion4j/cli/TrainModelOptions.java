@@ -19,9 +19,14 @@ final class TrainModelOptions {
     String arch;
 
     @Option(names = "--sample-shape", paramLabel = "D[,D...]",
-            description = "Sample shape for --arch, e.g. 2 or 1,8,8 (default: a tensor file's; required for an image "
-                    + "folder).")
+            description = "Sample shape, e.g. 2 or 3,32,32: images are resized to it (default: diffusion4j.json's, a "
+                    + "tensor file's, or an image folder's first image's; required for --arch with an image folder).")
     String sampleShape;
+
+    @Option(names = "--value-range", paramLabel = "MIN,MAX",
+            description = "The range images are mapped to, for a model folder without diffusion4j.json "
+                    + "(default: -1,1, diffusers' convention; written to the exported diffusion4j.json).")
+    String valueRange;
 
     @Option(names = "--width", paramLabel = "N",
             description = "--arch width: hidden units (mlp, default 128) or base channels (unet, default 32).")
@@ -52,10 +57,11 @@ final class TrainModelOptions {
             throw new UsageException("--arch builds a new network; it cannot be combined with "
                     + (model != null ? "--model" : "--resume"));
         }
-        if (arch == null && (sampleShape != null || width != null || depth != null
-                || given.hasMatchedOption("--prediction-type"))) {
-            throw new UsageException("--sample-shape, --width, --depth and --prediction-type describe a new --arch "
-                    + "network");
+        if (arch == null && (width != null || depth != null || given.hasMatchedOption("--prediction-type"))) {
+            throw new UsageException("--width, --depth and --prediction-type describe a new --arch network");
+        }
+        if (resuming && (sampleShape != null || valueRange != null)) {
+            throw new UsageException("--sample-shape and --value-range cannot change a resumed run's model");
         }
         if (width != null && width < 1 || depth != null && depth < 0) {
             throw new UsageException("--width must be >= 1 and --depth >= 0, got " + width + " and " + depth);
@@ -101,6 +107,9 @@ final class TrainModelOptions {
         }
         if (sampleShape != null) {
             s.put("sample-shape", sampleShape);
+        }
+        if (valueRange != null) {
+            s.put("value-range", valueRange);
         }
         return s;
     }

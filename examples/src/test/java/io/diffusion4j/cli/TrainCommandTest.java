@@ -411,8 +411,8 @@ class TrainCommandTest {
                 o), "--sample-shape must be sizes separated by commas");
         assertUsageError(run("train", "--arch", "mlp", "--prediction-type", "x0", "--data", d, "--steps", "5", "--out",
                 o), "--prediction-type must be epsilon, v_prediction or sample, got x0");
-        assertUsageError(run(plus(base, "--width", "64")), "--sample-shape, --width, --depth and --prediction-type "
-                + "describe a new --arch network");
+        assertUsageError(run(plus(base, "--width", "64")), "--width, --depth and --prediction-type describe a new "
+                + "--arch network");
         assertFalse(Files.exists(tmp.resolve("o")), "no usage error exported anything");
     }
 

@@ -30,8 +30,21 @@ public interface Denoiser extends AutoCloseable {
     /** The class id that means "unconditional" (classifier-free guidance), or -1 if the model has none. */
     int nullClassId();
 
-    /** The dtype the model takes timesteps in. */
+    /**
+     * The dtype the model takes timesteps in: the declared one (see {@link #declaresTimestepDType()}), else int64,
+     * which is what diffusers' training scripts pass.
+     */
     DType timestepDType();
+
+    /**
+     * Whether {@link #timestepDType()} is the model's own requirement ({@code timestep_dtype} in
+     * {@code diffusion4j.json}, a typed forward argument, or a Java-built network). When not, a sampling pipeline
+     * passes timesteps in the scheduler's own dtype ({@link io.diffusion4j.scheduler.Scheduler#timestepDType()}),
+     * as a diffusers pipeline passes {@code scheduler.timesteps} to its model unchanged.
+     */
+    default boolean declaresTimestepDType() {
+        return true;
+    }
 
     /** The dtype of the model's weights (inputs are converted to it). */
     DType dtype();

@@ -67,6 +67,11 @@ public final class GuidedDenoiser implements Denoiser {
     }
 
     @Override
+    public boolean declaresTimestepDType() {
+        return inner.declaresTimestepDType();
+    }
+
+    @Override
     public DType dtype() {
         return inner.dtype();
     }

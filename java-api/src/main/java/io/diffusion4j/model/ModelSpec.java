@@ -64,6 +64,48 @@ public record ModelSpec(String name, String kind, long[] sampleShape, ValueRange
         return s;
     }
 
+    /**
+     * This spec as the text of a {@code diffusion4j.json} ({@code format_version} 1, the keys {@link #fromJson}
+     * reads; a null timestep dtype is written as null: the scheduler's own applies).
+     */
+    public String toJson() {
+        com.fasterxml.jackson.databind.node.ObjectNode n = JSON.createObjectNode();
+        n.put("format_version", 1);
+        n.put("name", name);
+        n.put("kind", kind);
+        com.fasterxml.jackson.databind.node.ArrayNode shape = n.putArray("sample_shape");
+        for (long d : sampleShape) {
+            shape.add(d);
+        }
+        if (valueRange == null) {
+            n.putNull("value_range");
+        } else {
+            n.putArray("value_range").add(valueRange.min()).add(valueRange.max());
+        }
+        com.fasterxml.jackson.databind.node.ArrayNode sig = n.putArray("forward_signature");
+        forwardSignature.forEach(sig::add);
+        if (timestepDType == null) {
+            n.putNull("timestep_dtype");
+        } else {
+            n.put("timestep_dtype", timestepDType.label());
+        }
+        if (numClasses > 0) {
+            n.put("num_classes", numClasses);
+        } else {
+            n.putNull("num_classes");
+        }
+        if (nullClassId >= 0) {
+            n.put("null_class_id", nullClassId);
+        } else {
+            n.putNull("null_class_id");
+        }
+        try {
+            return JSON.writerWithDefaultPrettyPrinter().writeValueAsString(n) + "\n";
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalStateException("cannot write JSON", e);
+        }
+    }
+
     /** Reads a {@code diffusion4j.json}; messages name the file and the field. */
     public static ModelSpec read(Path file) throws IOException {
         if (!Files.isRegularFile(file)) {

@@ -11,7 +11,8 @@ import java.util.Locale;
 /**
  * A denoiser backed by a TorchScript module whose forward is {@code (sample, timestep)} or
  * {@code (sample, timestep, class_labels)}. The signature and timestep dtype come from {@code diffusion4j.json}
- * when there is one, otherwise from the module's schema (three arguments = class-conditional, timesteps int64).
+ * when there is one, otherwise from the module's schema (three arguments = class-conditional). A timestep dtype that
+ * neither declares (a {@code Tensor} argument and no {@code timestep_dtype}) is left to the scheduler, as in diffusers.
  */
 public final class TorchScriptDenoiser implements Denoiser {
     private final TorchScriptModule module;
@@ -19,6 +20,7 @@ public final class TorchScriptDenoiser implements Denoiser {
     private final int numClasses;
     private final int nullClassId;
     private final DType timestepDType;
+    private final boolean declaresTimestepDType;
     private final DType dtype;
 
     /**
@@ -44,9 +46,11 @@ public final class TorchScriptDenoiser implements Denoiser {
         this.nullClassId = spec != null ? spec.nullClassId() : -1;
         DType td = spec != null ? spec.timestepDType() : null;
         if (td == null && args.size() >= 2) {
+            // a scalar argument fixes the type; a Tensor argument takes whatever the scheduler passes
             String type = args.get(1).type().toLowerCase(Locale.ROOT);
-            td = type.equals("float") ? DType.FLOAT32 : DType.INT64;
+            td = type.equals("float") ? DType.FLOAT32 : type.equals("int") ? DType.INT64 : null;
         }
+        this.declaresTimestepDType = td != null;
         this.timestepDType = td != null ? td : DType.INT64;
         if (!dtype.isFloatingPoint()) {
             throw new IllegalArgumentException("model dtype must be floating point, got " + dtype.label());
@@ -102,6 +106,11 @@ public final class TorchScriptDenoiser implements Denoiser {
     @Override
     public DType timestepDType() {
         return timestepDType;
+    }
+
+    @Override
+    public boolean declaresTimestepDType() {
+        return declaresTimestepDType;
     }
 
     @Override

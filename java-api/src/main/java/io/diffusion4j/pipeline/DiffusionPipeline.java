@@ -170,7 +170,7 @@ public final class DiffusionPipeline implements AutoCloseable {
             Tensor x = request.initNoise() != null ? request.initNoise().to(denoiser.device(), DType.FLOAT32)
                     : noise.next(resolveShape(request), denoiser.device());
             Tensor labels = labels(request, batch);
-            DType td = denoiser.timestepDType();
+            DType td = timestepDType();
             long t0 = System.nanoTime();
             int[] evaluations = {0};
             AdaptiveScheduler.Solution solution = adaptive.solve(x, (sample, timestep) -> {
@@ -221,11 +221,19 @@ public final class DiffusionPipeline implements AutoCloseable {
         try (InferenceGuard inference = Torch.inferenceMode()) {
             for (int i = 0; i < ts.length; i++) {
                 double t = plan.modelTimestep(i); // fractional for sigma solvers; rounded for integer-timestep models
-                DType td = denoiser.timestepDType();
+                DType td = timestepDType();
                 ts[i] = Tensor.full(td.isFloatingPoint() ? t : Math.rint(t), td, denoiser.device(), batch);
             }
         }
         return ts;
+    }
+
+    /**
+     * The dtype the model gets timesteps in: the model's own when it declares one, else the scheduler's (float32 for
+     * the sigma solvers, int64 for DDPM/DDIM/DPM-Solver++), as a diffusers pipeline passes them.
+     */
+    public DType timestepDType() {
+        return denoiser.declaresTimestepDType() ? denoiser.timestepDType() : scheduler.timestepDType();
     }
 
     /** Frees the cached plans and timestep tensors. The denoiser is the caller's and stays open. */
@@ -303,8 +311,8 @@ public final class DiffusionPipeline implements AutoCloseable {
             s[0] = r.batchSize();
             return s;
         }
-        throw new IllegalArgumentException("the sample shape is unknown: the model folder has no diffusion4j.json; "
-                + "give an initial noise tensor");
+        throw new IllegalArgumentException("the sample shape is unknown (the model folder has no diffusion4j.json): "
+                + "give the pipeline a sample shape (CLI: --sample-shape C,H,W) or an initial noise tensor");
     }
 
     private long[] batchShape(int batch) {

@@ -83,6 +83,12 @@ public final class AdaptiveScheduler implements Scheduler {
         return "adaptive";
     }
 
+    /** {@inheritDoc} Fractional timesteps: float32. */
+    @Override
+    public io.diffusion4j.bindings.DType timestepDType() {
+        return io.diffusion4j.bindings.DType.FLOAT32;
+    }
+
     /** Unsupported: the solver picks its steps as it goes; use {@link #solve}. */
     @Override
     public SamplingPlan plan(int numInferenceSteps) {

@@ -41,6 +41,12 @@ public final class DdpmScheduler implements Scheduler {
         return "ddpm";
     }
 
+    /** {@inheritDoc} Integer timesteps: int64. */
+    @Override
+    public io.diffusion4j.bindings.DType timestepDType() {
+        return io.diffusion4j.bindings.DType.INT64;
+    }
+
     @Override
     public SamplingPlan plan(int numInferenceSteps) {
         long[] ts = TimestepPlanning.timesteps(config, numInferenceSteps, compatibility);

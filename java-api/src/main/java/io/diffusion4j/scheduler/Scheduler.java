@@ -1,5 +1,7 @@
 package io.diffusion4j.scheduler;
 
+import io.diffusion4j.bindings.DType;
+
 /**
  * A sampler for the reverse process. A scheduler holds configuration only and is immutable, so one instance serves
  * many threads; {@link #plan} precomputes a run's timesteps and per-step coefficients, and
@@ -19,4 +21,12 @@ public interface Scheduler {
      * @throws IllegalArgumentException if the step count is outside 1..num_train_timesteps
      */
     SamplingPlan plan(int numInferenceSteps);
+
+    /**
+     * The dtype in which diffusers passes this scheduler's timesteps to the model: int64 where its timesteps are
+     * integers (DDPM, DDIM, DPM-Solver++, whose Karras timesteps are rounded too), float32 where they are fractional
+     * (Euler, Euler ancestral, Heun, the adaptive solver). A pipeline passes timesteps in this dtype unless the model
+     * declares its own ({@code timestep_dtype} in {@code diffusion4j.json}, or a typed forward argument).
+     */
+    DType timestepDType();
 }

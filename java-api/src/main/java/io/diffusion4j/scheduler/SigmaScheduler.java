@@ -55,6 +55,12 @@ abstract sealed class SigmaScheduler implements Scheduler
         return config;
     }
 
+    /** {@inheritDoc} diffusers' sigma schedulers pass their (fractional) timesteps as float32. */
+    @Override
+    public final io.diffusion4j.bindings.DType timestepDType() {
+        return io.diffusion4j.bindings.DType.FLOAT32;
+    }
+
     /** Whether the schedule uses Karras sigmas. */
     public final boolean karras() {
         return karras;

@@ -132,6 +132,34 @@ public final class ImageFolderDataset implements Dataset {
     }
 
     /**
+     * The sample shape {@code [C, H, W]} the images under {@code root} suggest: the first image's (in sorted order,
+     * class sub-folders included) height and width, C = 1 when it is grayscale, else 3. Other images are
+     * center-cropped and resized to it.
+     *
+     * @throws DatasetException if the folder is missing, holds no PNG or JPEG images, or the first cannot be read
+     */
+    public static long[] sampleShapeOf(Path root) throws IOException {
+        if (!Files.isDirectory(root)) {
+            throw new DatasetException("image folder not found: " + root);
+        }
+        List<Path> files;
+        try (var walk = Files.walk(root)) {
+            files = walk.filter(p -> Files.isRegularFile(p) && isImage(p) && !hidden(p)).sorted().toList();
+        }
+        if (files.isEmpty()) {
+            throw new DatasetException(root + " has no PNG or JPEG images");
+        }
+        BufferedImage first;
+        try {
+            first = Images.readImage(files.get(0));
+        } catch (RuntimeException e) {
+            throw new DatasetException("cannot decode " + files.get(0) + ": " + e.getMessage(), e);
+        }
+        int channels = first.getColorModel().getNumColorComponents() == 1 ? 1 : 3;
+        return new long[] {channels, first.getHeight(), first.getWidth()};
+    }
+
+    /**
      * Lists the images under {@code root} for a model: its {@code sample_shape} and {@code value_range}, with class
      * labels from sub-folders when the model is class-conditional.
      */
