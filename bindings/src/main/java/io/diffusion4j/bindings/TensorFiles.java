@@ -99,4 +99,25 @@ public final class TensorFiles {
             Files.deleteIfExists(tmp);
         }
     }
+
+    /** TEMP (replaced by issue-13a): a PyTorch state-dict pickle ({@code .bin}/{@code .pt}) as name -> tensor. */
+    public static java.util.LinkedHashMap<String, Tensor> readStateDict(Path file) throws java.io.IOException {
+        byte[] bytes = java.nio.file.Files.readAllBytes(file);
+        java.util.LinkedHashMap<String, Tensor> out = new java.util.LinkedHashMap<>();
+        try (org.bytedeco.javacpp.PointerScope ignored = new org.bytedeco.javacpp.PointerScope()) {
+            IValue v = torch.pickle_load(new ByteVector(bytes));
+            if (!v.isGenericDict()) {
+                throw new TensorFileException(file + ": expected a state dict (dict of tensors)");
+            }
+            org.bytedeco.pytorch.GenericDict d = v.toGenericDict();
+            for (org.bytedeco.pytorch.GenericDictIterator it = d.begin(); it.notEquals(d.end()); it = it.increment()) {
+                out.put(it.access().key().toStringRef().getString(), Tensor.own(it.access().value().toTensor()));
+            }
+        } catch (TensorFileException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            throw new TensorFileException(file + ": not a PyTorch state dict (" + NativeErrors.summary(e) + ")", e);
+        }
+        return out;
+    }
 }
