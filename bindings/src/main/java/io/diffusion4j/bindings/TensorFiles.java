@@ -111,7 +111,7 @@ public final class TensorFiles {
             }
             org.bytedeco.pytorch.GenericDict d = v.toGenericDict();
             for (org.bytedeco.pytorch.GenericDictIterator it = d.begin(); it.notEquals(d.end()); it = it.increment()) {
-                out.put(it.access().key().toStringRef().getString(), Tensor.own(it.access().value().toTensor()));
+                out.put(it.access().key().toStringRef().getString(), Tensor.wrap(it.access().value().toTensor()));
             }
         } catch (TensorFileException e) {
             throw e;
