@@ -4,13 +4,13 @@ then the raw little-endian data)."""
 import json
 import struct
 
-import torch
+import torch as _torch
 
 __version__ = "0.4.0"
 
-_DTYPES = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16, "F64": torch.float64,
-           "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8, "U8": torch.uint8,
-           "BOOL": torch.bool}
+_DTYPES = {"F32": _torch.float32, "F16": _torch.float16, "BF16": _torch.bfloat16, "F64": _torch.float64,
+           "I64": _torch.int64, "I32": _torch.int32, "I16": _torch.int16, "I8": _torch.int8, "U8": _torch.uint8,
+           "BOOL": _torch.bool}
 _NAMES = {v: k for k, v in _DTYPES.items()}
 
 
@@ -26,7 +26,7 @@ def _tensor(info, body):
     start, end = info["data_offsets"]
     dtype = _DTYPES[info["dtype"]]
     raw = bytearray(body[start:end])
-    flat = torch.frombuffer(raw, dtype=dtype) if end > start else torch.empty(0, dtype=dtype)
+    flat = _torch.frombuffer(raw, dtype=dtype) if end > start else _torch.empty(0, dtype=dtype)
     return flat.reshape(info["shape"]).clone()
 
 
@@ -49,3 +49,5 @@ class safe_open:
 
     def get_tensor(self, name):
         return _tensor(self._header[name], self._body)
+
+from . import torch  # noqa: E402,F401  (safetensors.torch.save_file / load_file after 'import safetensors')

@@ -14,6 +14,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import io.diffusion4j.model.diffusers.DiffusersFolder;
+import io.diffusion4j.model.diffusers.UNet2DModel;
 import io.diffusion4j.model.nn.Architecture;
 import io.diffusion4j.model.nn.NetDenoiser;
 import io.diffusion4j.model.nn.Networks;
@@ -33,9 +35,11 @@ public final class ModelFolder {
     private final SchedulerConfig schedulerConfig;
     private final ModelSpec spec;
     private final Architecture architecture;
+    private final DiffusersFolder diffusers;
 
     private ModelFolder(String location, Path dir, String resourceDir, SchedulerConfig schedulerConfig, ModelSpec spec,
-                        Architecture architecture) {
+                        Architecture architecture, DiffusersFolder diffusers) {
+        this.diffusers = diffusers;
         this.location = location;
         this.dir = dir;
         this.resourceDir = resourceDir;
@@ -66,6 +70,10 @@ public final class ModelFolder {
         if (!Files.isDirectory(dir)) {
             throw new ModelFolderException("model folder not found: " + dir.toAbsolutePath());
         }
+        if (DiffusersFolder.isDiffusers(dir)) {   // diffusers' layout: model_index.json + unet/ + scheduler/
+            DiffusersFolder d = DiffusersFolder.open(dir);
+            return new ModelFolder(dir.toString(), dir, null, d.schedulerConfig(), d.spec(), null, d);
+        }
         Path sched = dir.resolve(SCHEDULER_FILE);
         SchedulerConfig config = Files.isRegularFile(sched) ? SchedulerConfig.read(sched) : null;
         Path specFile = dir.resolve(ModelSpec.FILE_NAME);
@@ -81,7 +89,7 @@ public final class ModelFolder {
                     + architecture.type().name().toLowerCase(java.util.Locale.ROOT) + " architecture that "
                     + ModelSpec.FILE_NAME + " describes)");
         }
-        return new ModelFolder(dir.toString(), dir, null, config, spec, architecture);
+        return new ModelFolder(dir.toString(), dir, null, config, spec, architecture, null);
     }
 
     /** The {@code architecture} of a {@code diffusion4j.json}, or null when it has none. */
@@ -109,6 +117,9 @@ public final class ModelFolder {
      * TorchScript {@code model.pt}. The caller owns (closes) it.
      */
     public static TrainableModel loadTrainable(Path dir, ModelSpec spec, Device device) throws IOException {
+        if (DiffusersFolder.isDiffusers(dir)) {
+            return DiffusersFolder.open(dir).loadModel(device, DType.FLOAT32);
+        }
         Path specFile = dir.resolve(ModelSpec.FILE_NAME);
         Architecture a = Files.isRegularFile(specFile) ? readArchitecture(specFile) : null;
         if (a != null) {
@@ -149,7 +160,7 @@ public final class ModelFolder {
         }
         SchedulerConfig config = sched == null ? null : SchedulerConfig.fromJson(sched, "builtin:" + name + "/" + SCHEDULER_FILE);
         ModelSpec spec = modelJson == null ? null : ModelSpec.fromJson(modelJson, "builtin:" + name + "/" + ModelSpec.FILE_NAME);
-        return new ModelFolder("builtin:" + name, null, base, config, spec, null);
+        return new ModelFolder("builtin:" + name, null, base, config, spec, null, null);
     }
 
     private static String resourceText(String resource) throws IOException {
@@ -180,6 +191,9 @@ public final class ModelFolder {
 
     /** Loads {@code model.pt} onto {@code device}. */
     public TorchScriptModule loadModule(Device device) throws IOException {
+        if (diffusers != null) {
+            throw new ModelFolderException(location + " is a diffusers folder (UNet2DModel), not a TorchScript model");
+        }
         return dir != null
                 ? TorchScriptModule.load(dir.resolve(MODEL_FILE), device)
                 : TorchScriptModule.loadResource(resourceDir + MODEL_FILE, device);
@@ -195,6 +209,16 @@ public final class ModelFolder {
         if (schedulerConfig == null) {
             throw new ModelFolderException(location + ": " + SCHEDULER_FILE + " is missing (a denoiser needs the "
                     + "diffusers scheduler config it was trained with)");
+        }
+        if (diffusers != null) {
+            UNet2DModel unet = diffusers.loadModel(device, dtype);
+            try {
+                probe(unet, spec);
+            } catch (ModelFolderException | RuntimeException e) {
+                unet.close();
+                throw e;
+            }
+            return unet;
         }
         if (architecture != null) {
             if (dtype != DType.FLOAT32) {

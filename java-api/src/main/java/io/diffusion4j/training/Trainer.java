@@ -580,6 +580,10 @@ public final class Trainer implements AutoCloseable {
         boolean javaBuilt = Files.isRegularFile(dir.resolve(ModelSpec.FILE_NAME))
                 && Files.readString(dir.resolve(ModelSpec.FILE_NAME)).contains("\"architecture\"");
         String weights = javaBuilt ? io.diffusion4j.model.nn.NetDenoiser.WEIGHTS_FILE : MODEL_FILE;
+        if (io.diffusion4j.model.diffusers.DiffusersFolder.isDiffusers(dir)) {
+            weights = io.diffusion4j.model.diffusers.DiffusersFolder.UNET_DIR + "/"
+                    + io.diffusion4j.model.diffusers.UNet2DModel.SAFETENSORS_FILE;
+        }
         for (String f : List.of(weights, OPTIMIZER_FILE, CONFIG_FILE, ModelFolder.SCHEDULER_FILE)) {
             if (!Files.isRegularFile(dir.resolve(f))) {
                 throw new CheckpointException(dir + ": " + f + " is missing; the checkpoint is incomplete");
@@ -677,7 +681,9 @@ public final class Trainer implements AutoCloseable {
                 model.train(wasTraining);
             }
         }
-        (schedulerConfig != null ? schedulerConfig : this.schedulerConfig).write(dir.resolve(ModelFolder.SCHEDULER_FILE));
+        Path schedulerFile = dir.resolve(model.schedulerConfigFile());
+        Files.createDirectories(schedulerFile.toAbsolutePath().getParent());
+        (schedulerConfig != null ? schedulerConfig : this.schedulerConfig).write(schedulerFile);
         if (source != null) {
             ObjectNode training = SpecJson.JSON.createObjectNode();
             training.put("steps", step);
