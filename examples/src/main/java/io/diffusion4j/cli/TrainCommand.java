@@ -245,12 +245,27 @@ final class TrainCommand implements Callable<Integer> {
             }
         }
         TorchScriptModule module = null;
+        io.diffusion4j.model.TrainableModel diffusersModel = null;
         Trainer trainer = null;
         try {
             if (resume != null) {
                 trainer = resumed(folder, dev);
             } else if (arch != null) {
                 trainer = newNetwork(dev);
+            } else if (folder.diffusers() != null) {   // a diffusers UNet2DModel: exported back in diffusers' layout
+                if (folder.schedulerConfig() == null) {
+                    throw new UsageException(folder.location() + " has no scheduler config: it is a bare unet folder;"
+                            + " put scheduler_config.json beside it or use the pipeline folder");
+                }
+                if (reinit) {
+                    throw new UsageException("--reinit is not supported for diffusers folders");
+                }
+                diffusersModel = folder.loadTrainable(dev);
+                try {
+                    trainer = new Trainer(diffusersModel, folder.schedulerConfig(), folder.spec(), config());
+                } catch (IllegalArgumentException e) {
+                    throw new UsageException(e.getMessage());
+                }
             } else {
                 if (folder.schedulerConfig() == null) {
                     throw new UsageException(folder.location() + " has no scheduler_config.json: it is not a denoiser");
@@ -286,6 +301,9 @@ final class TrainCommand implements Callable<Integer> {
             }
             if (module != null) {
                 module.close();
+            }
+            if (diffusersModel != null) {
+                diffusersModel.close();
             }
             if (ownedNetwork != null) {
                 ownedNetwork.close();

@@ -136,6 +136,11 @@ public final class ModelFolder {
         return TrainableModel.of(TorchScriptModule.load(model, device), spec, true);
     }
 
+    /** The diffusers layout of this folder (a UNet2DModel pipeline or unet folder), or null for any other folder. */
+    public DiffusersFolder diffusers() {
+        return diffusers;
+    }
+
     /** The architecture of a folder holding a Java-built network, or null for a TorchScript model. */
     public Architecture architecture() {
         return architecture;
@@ -143,6 +148,9 @@ public final class ModelFolder {
 
     /** The model as a {@link TrainableModel} on {@code device} (the caller owns it). */
     public TrainableModel loadTrainable(Device device) throws IOException {
+        if (diffusers != null) {
+            return diffusers.loadModel(device, DType.FLOAT32);
+        }
         if (dir != null) {
             return loadTrainable(dir, spec, device);
         }
