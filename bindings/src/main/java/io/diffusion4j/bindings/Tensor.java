@@ -459,6 +459,16 @@ public final class Tensor implements AutoCloseable {
         }
     }
 
+    /** {@code F.conv2d(x, weight, stride=stride)}: no bias, no padding ({@code weight [out, in, kh, kw]}). */
+    public Tensor conv2d(Tensor weight, int stride) {
+        try (PointerScope ignored = new PointerScope()) {
+            return own(torch.conv2d(unwrap(), weight.unwrap(), new TensorOptional(), new long[] {stride, stride},
+                    new long[] {0, 0}, new long[] {1, 1}, 1));
+        } catch (RuntimeException e) {
+            throw failure("conv2d(stride " + stride + ")", this, weight, e);
+        }
+    }
+
     /** {@code F.avg_pool2d(x, k)}: mean over non-overlapping {@code k x k} windows of {@code [B, C, H, W]}. */
     public Tensor avgPool2d(int k) {
         try {

@@ -28,7 +28,7 @@ final class AttnDownBlock2D implements DownBlock {
     }
 
     @Override
-    public Tensor forward(Tensor h, Tensor temb, List<Tensor> residuals) {
+    public Tensor forward(Tensor h, Tensor temb, List<Tensor> residuals, Skip skip) {
         for (int i = 0; i < resnets.size(); i++) {
             h = attentions.get(i).forward(resnets.get(i).forward(h, temb));
             residuals.add(h);

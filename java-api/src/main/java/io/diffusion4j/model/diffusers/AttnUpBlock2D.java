@@ -33,7 +33,7 @@ final class AttnUpBlock2D implements UpBlock {
     }
 
     @Override
-    public Tensor forward(Tensor h, List<Tensor> residuals, Tensor temb) {
+    public Tensor forward(Tensor h, List<Tensor> residuals, Tensor temb, DownBlock.Skip skip) {
         for (int i = 0; i < resnets.size(); i++) {
             h = resnets.get(i).forward(Tensor.cat(List.of(h, residuals.get(residuals.size() - 1 - i)), 1), temb);
             h = attentions.get(i).forward(h);

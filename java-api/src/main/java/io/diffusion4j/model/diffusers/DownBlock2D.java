@@ -18,7 +18,7 @@ final class DownBlock2D implements DownBlock {
     }
 
     @Override
-    public Tensor forward(Tensor h, Tensor temb, List<Tensor> residuals) {
+    public Tensor forward(Tensor h, Tensor temb, List<Tensor> residuals, Skip skip) {
         for (ResnetBlock2D r : resnets) {
             h = r.forward(h, temb);
             residuals.add(h);

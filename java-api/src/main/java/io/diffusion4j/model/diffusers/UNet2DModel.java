@@ -35,10 +35,14 @@ public final class UNet2DModel implements Denoiser, TrainableModel {
     /** The block types UNet2DModel accepts that are built here (diffusers' {@code get_down_block}/{@code get_up_block}). */
     private static final Map<String, Function<BlockArgs, DownBlock>> DOWN_BLOCKS = Map.of(
             "DownBlock2D", DownBlock2D::new,
-            "AttnDownBlock2D", AttnDownBlock2D::new);
+            "AttnDownBlock2D", AttnDownBlock2D::new,
+            "SkipDownBlock2D", a -> new SkipDownBlock2D(a, false),
+            "AttnSkipDownBlock2D", a -> new SkipDownBlock2D(a, true));
     private static final Map<String, Function<BlockArgs, UpBlock>> UP_BLOCKS = Map.of(
             "UpBlock2D", UpBlock2D::new,
-            "AttnUpBlock2D", AttnUpBlock2D::new);
+            "AttnUpBlock2D", AttnUpBlock2D::new,
+            "SkipUpBlock2D", a -> new SkipUpBlock2D(a, false),
+            "AttnSkipUpBlock2D", a -> new SkipUpBlock2D(a, true));
 
     private final UNet2DConfig config;
     private DType reducedDType;
@@ -107,7 +111,7 @@ public final class UNet2DModel implements Denoiser, TrainableModel {
                 out = ch[i];
                 boolean last = i == ch.length - 1;
                 String type = config.downBlockTypes().get(i);
-                String resample = last ? null : type.equals("DownBlock2D") ? "conv" : config.downsampleType();
+                String resample = last ? null : type.equals("AttnDownBlock2D") ? config.downsampleType() : "conv";
                 downBlocks.add(DOWN_BLOCKS.get(type).apply(new BlockArgs(net, "down_blocks." + i,
                         config.layersPerBlock(), in, out, 0, ted, eps, groups, headDim(out), scaleShift,
                         config.downsamplePadding(), resample)));
@@ -122,7 +126,7 @@ public final class UNet2DModel implements Denoiser, TrainableModel {
                 int in = ch[Math.max(ch.length - 2 - i, 0)];
                 boolean isLast = i == ch.length - 1;
                 String type = config.upBlockTypes().get(i);
-                String resample = isLast ? null : type.equals("UpBlock2D") ? "conv" : config.upsampleType();
+                String resample = isLast ? null : type.equals("AttnUpBlock2D") ? config.upsampleType() : "conv";
                 upBlocks.add(UP_BLOCKS.get(type).apply(new BlockArgs(net, "up_blocks." + i,
                         config.layersPerBlock() + 1, in, out, prev, ted, eps, groups, headDim(out), scaleShift,
                         config.downsamplePadding(), resample)));
@@ -231,17 +235,22 @@ public final class UNet2DModel implements Denoiser, TrainableModel {
         Tensor h = convIn.forward(x);
         List<Tensor> residuals = new ArrayList<>();
         residuals.add(h);
+        DownBlock.Skip skip = new DownBlock.Skip(x);
         for (DownBlock d : downBlocks) {
-            h = d.forward(h, emb, residuals);
+            h = d.forward(h, emb, residuals, skip);
         }
         h = midBlock.forward(h, emb);
+        skip.sample = null;
         for (UpBlock u : upBlocks) {
             int n = u.resnetCount();
             List<Tensor> mine = new ArrayList<>(residuals.subList(residuals.size() - n, residuals.size()));
             residuals.subList(residuals.size() - n, residuals.size()).clear();
-            h = u.forward(h, mine, emb);
+            h = u.forward(h, mine, emb, skip);
         }
         h = convOut.forward(convNormOut.forward(h).silu());
+        if (skip.sample != null) {
+            h = h.add(skip.sample);
+        }
         if (fourier != null) {
             h = h.div(t.to(h.dtype()).reshape(b, 1, 1, 1));
         }

@@ -7,5 +7,5 @@ import java.util.List;
 interface UpBlock {
     int resnetCount();
 
-    Tensor forward(Tensor hidden, List<Tensor> residuals, Tensor temb);
+    Tensor forward(Tensor hidden, List<Tensor> residuals, Tensor temb, DownBlock.Skip skip);
 }

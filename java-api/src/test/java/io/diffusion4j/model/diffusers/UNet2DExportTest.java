@@ -136,10 +136,10 @@ class UNet2DExportTest {
 
     @Test
     void unsupportedBlockTypesAreNamed() throws Exception {
-        Path dir = copy("skip");
-        String m = assertThrows(ModelFolderException.class,
-                () -> DiffusersFolder.open(dir).loadModel(Device.CPU, DType.FLOAT32).close()).getMessage();
-        assertTrue(m.contains("down_block_types[0] \"SkipDownBlock2D\" is not supported"), m);
+        Path dir = copy("attn");
+        editConfig(dir, "\"AttnDownBlock2D\"", "\"CrossAttnDownBlock2D\"");
+        String m = error(dir);
+        assertTrue(m.contains("down_block_types[1] \"CrossAttnDownBlock2D\" is not supported"), m);
     }
 
     @Test

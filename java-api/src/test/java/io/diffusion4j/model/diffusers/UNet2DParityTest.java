@@ -30,7 +30,7 @@ class UNet2DParityTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"attn", "class-cond", "fourier-scale-shift", "timestep-class", "ddim-pipeline"})
+    @ValueSource(strings = {"attn", "class-cond", "fourier-scale-shift", "timestep-class", "ddim-pipeline", "skip"})
     void forwardMatchesDiffusers(String name, @TempDir Path tmp) throws Exception {
         Path dir = copy(name, tmp);
         // pipeline folders through ModelFolder (as the CLI opens them), bare unet folders (no scheduler) directly
