@@ -35,7 +35,7 @@ CASES = {
                                   up_block_types=("AttnUpBlock2D", "UpBlock2D")), [10, 637], None, "safetensors"),
     # class-conditional (num_class_embeds), sin/cos not flipped, freq_shift 1, downsample_padding 0 (pads right/bottom),
     # attention_head_dim None (one head), center_input_sample, mid_block_scale_factor, attn_norm_num_groups
-    "class-cond": ("unet", dict(sample_size=8, block_out_channels=(16, 32, 32), layers_per_block=2,
+    "class-cond": ("unet", dict(sample_size=8, block_out_channels=(8, 16, 16), layers_per_block=2,
                                 norm_num_groups=8, attention_head_dim=None, in_channels=1, out_channels=1,
                                 down_block_types=("AttnDownBlock2D", "DownBlock2D", "AttnDownBlock2D"),
                                 up_block_types=("AttnUpBlock2D", "UpBlock2D", "AttnUpBlock2D"),

@@ -22,7 +22,9 @@ import io.diffusion4j.model.nn.Networks;
 
 /**
  * A model folder: {@code model.pt} (TorchScript), {@code scheduler_config.json} (diffusers) and, optionally,
- * {@code diffusion4j.json} (sample shape, value range, signature, classes). Opened from a directory or from the
+ * {@code diffusion4j.json} (sample shape, value range, signature, classes); or a folder in diffusers' own layout
+ * ({@code model_index.json}, {@code unet/}, {@code scheduler/}: see {@link DiffusersFolder}), whose UNet2DModel is
+ * built in Java. Opened from a directory or from the
  * built-in models on the classpath; the files are read and checked when opened, the module when loaded.
  */
 public final class ModelFolder {
@@ -160,6 +162,14 @@ public final class ModelFolder {
     /** Opens a built-in model from the classpath. */
     public static ModelFolder builtin(String name) throws IOException {
         String base = BuiltinModels.ROOT + name + "/";
+        if (resourceExists(base + DiffusersFolder.MODEL_INDEX)) {
+            // a diffusers folder: its weights are read from files, so it is unpacked to a temporary folder first
+            Path tmp = Files.createTempDirectory("diffusion4j-" + name + "-");
+            deleteOnExit(tmp);
+            DiffusersFolder.copyResource(classLoader(), base, tmp);
+            DiffusersFolder d = DiffusersFolder.open(tmp);
+            return new ModelFolder("builtin:" + name, tmp, null, d.schedulerConfig(), d.spec(), null, d);
+        }
         String modelJson = resourceText(base + ModelSpec.FILE_NAME);
         String sched = resourceText(base + SCHEDULER_FILE);
         if (sched == null && modelJson == null) {
@@ -169,6 +179,20 @@ public final class ModelFolder {
         SchedulerConfig config = sched == null ? null : SchedulerConfig.fromJson(sched, "builtin:" + name + "/" + SCHEDULER_FILE);
         ModelSpec spec = modelJson == null ? null : ModelSpec.fromJson(modelJson, "builtin:" + name + "/" + ModelSpec.FILE_NAME);
         return new ModelFolder("builtin:" + name, null, base, config, spec, null, null);
+    }
+
+    private static boolean resourceExists(String resource) {
+        return classLoader().getResource(resource) != null;
+    }
+
+    private static void deleteOnExit(Path dir) {
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            try (java.util.stream.Stream<Path> files = Files.walk(dir)) {
+                files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            } catch (IOException ignored) {
+                // best effort: a temporary folder
+            }
+        }));
     }
 
     private static String resourceText(String resource) throws IOException {
