@@ -3,155 +3,232 @@ package io.diffusion4j.bindings;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
-import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.PointerScope;
-import org.bytedeco.pytorch.TensorOptions;
-import org.bytedeco.pytorch.global.torch;
 
 /**
- * TEMP minimal safetensors reader/writer (replaced by issue-13a's full implementation with the same API): reads the
- * headers that safetensors and this class write, with no validation beyond the basics.
+ * Tensor files in the safetensors format (huggingface/safetensors), which diffusers and most of the Hugging Face
+ * ecosystem use for weights: an 8-byte little-endian header length N, N bytes of JSON
+ * ({@code {"__metadata__": {str: str}, name: {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, ..}},
+ * padded with spaces to a multiple of 8), then the tensors' raw little-endian bytes, contiguous and in offset
+ * order. Element types: F32, F16, BF16, F64, I64, I32, I16, I8, U8, BOOL.
+ *
+ * <p>Reading copies each tensor's bytes from the file straight into the storage of a new LibTorch tensor (one
+ * copy, nothing through the Java heap). Every malformed file is a {@link TensorFileException} that names the
+ * file, the tensor and the fault; nothing is read into a tensor before the whole header has been validated.
+ * Writing produces the same bytes as the reference implementation for the same tensors and metadata (tensors
+ * ordered by descending element size, then by name).
  */
 public final class Safetensors {
     static {
         Torch.load();
     }
 
-    private static final Pattern ENTRY = Pattern.compile(
-            "\"((?:[^\"\\\\]|\\\\.)*)\"\\s*:\\s*\\{\\s*\"dtype\"\\s*:\\s*\"(\\w+)\"\\s*,\\s*\"shape\"\\s*:\\s*\\[([^\\]]*)\\]"
-                    + "\\s*,\\s*\"data_offsets\"\\s*:\\s*\\[\\s*(\\d+)\\s*,\\s*(\\d+)\\s*\\]\\s*\\}");
-    private static final Pattern META = Pattern.compile("\"((?:[^\"\\\\]|\\\\.)*)\"\\s*:\\s*\"((?:[^\"\\\\]|\\\\.)*)\"");
-
     private Safetensors() {
     }
 
+    /**
+     * Reads every tensor of {@code file} onto the CPU, in the order of their bytes in the file (which is header
+     * order for files written by this class or by the reference implementation). The tensors belong to the
+     * current {@link NativeScope}, or to the caller if none is open.
+     *
+     * @throws TensorFileException if the file is missing, unreadable or malformed
+     */
     public static LinkedHashMap<String, Tensor> read(Path file) throws IOException {
-        byte[] all = Files.readAllBytes(file);
-        long n = ByteBuffer.wrap(all, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
-        if (n < 2 || 8 + n > all.length) {
-            throw new TensorFileException(file + ": not a safetensors file (header length " + n + ")");
-        }
-        String header = new String(all, 8, (int) n, StandardCharsets.UTF_8);
-        int base = 8 + (int) n;
-        LinkedHashMap<String, Tensor> out = new LinkedHashMap<>();
-        Matcher m = ENTRY.matcher(header);
-        while (m.find()) {
-            String name = m.group(1);
-            torch.ScalarType type = switch (m.group(2)) {
-                case "F32" -> torch.ScalarType.Float;
-                case "F16" -> torch.ScalarType.Half;
-                case "BF16" -> torch.ScalarType.BFloat16;
-                case "F64" -> torch.ScalarType.Double;
-                case "I64" -> torch.ScalarType.Long;
-                case "I32" -> torch.ScalarType.Int;
-                case "U8" -> torch.ScalarType.Byte;
-                default -> throw new TensorFileException(file + ": unsupported dtype " + m.group(2) + " of " + name);
-            };
-            String dims = m.group(3).trim();
-            long[] shape = dims.isEmpty() ? new long[0]
-                    : java.util.Arrays.stream(dims.split(",")).mapToLong(d -> Long.parseLong(d.trim())).toArray();
-            long start = Long.parseLong(m.group(4));
-            long end = Long.parseLong(m.group(5));
-            if (base + end > all.length || start > end) {
-                throw new TensorFileException(file + ": data of " + name + " out of range");
-            }
-            try (PointerScope ignored = new PointerScope()) {
-                org.bytedeco.pytorch.Tensor t = torch.empty(shape, new TensorOptions(type),
-                        new org.bytedeco.pytorch.MemoryFormatOptional());
-                if (t.nbytes() != end - start) {
-                    throw new TensorFileException(file + ": " + name + " has " + (end - start) + " bytes for shape "
-                            + java.util.Arrays.toString(shape));
+        Torch.load();
+        checkLittleEndian();
+        String source = file.toAbsolutePath().toString();
+        try (FileChannel ch = open(file, source)) {
+            SafetensorsHeader header = SafetensorsHeader.read(ch, source);
+            LinkedHashMap<String, Tensor> out = new LinkedHashMap<>();
+            boolean done = false;
+            try {
+                for (SafetensorsHeader.Entry e : header.entries()) {
+                    try (PointerScope ignored = new PointerScope()) {
+                        org.bytedeco.pytorch.Tensor t = HostTensors.read(ch, header.dataStart() + e.begin(),
+                                e.kind().dtype, e.shape(), e.byteLength(), source);
+                        out.put(e.name(), Tensor.own(t));
+                    } catch (RuntimeException ex) {
+                        throw new TensorFileException("cannot allocate tensor '" + e.name() + "' ("
+                                + e.kind() + " " + Arrays.toString(e.shape()) + ") of " + source + ": "
+                                + NativeErrors.summary(ex), ex);
+                    }
                 }
-                if (end > start) {
-                    new BytePointer(t.data_ptr()).capacity(end - start).put(all, base + (int) start, (int) (end - start));
+                done = true;
+            } finally {
+                if (!done) {
+                    out.values().forEach(Tensor::close);
                 }
-                out.put(name, Tensor.own(t));
             }
+            return out;
         }
-        return out;
     }
 
+    /**
+     * The {@code __metadata__} strings of {@code file} (empty if it has none), in header order; reads and validates
+     * the header only.
+     *
+     * @throws TensorFileException if the file is missing, unreadable or malformed
+     */
     public static Map<String, String> metadata(Path file) throws IOException {
-        byte[] all = Files.readAllBytes(file);
-        long n = ByteBuffer.wrap(all, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
-        String header = new String(all, 8, (int) n, StandardCharsets.UTF_8);
-        Map<String, String> out = new LinkedHashMap<>();
-        int i = header.indexOf("\"__metadata__\"");
-        if (i >= 0) {
-            int open = header.indexOf('{', i);
-            int close = header.indexOf('}', open);
-            Matcher m = META.matcher(header.substring(open + 1, close));
-            while (m.find()) {
-                out.put(m.group(1), m.group(2));
-            }
+        String source = file.toAbsolutePath().toString();
+        try (FileChannel ch = open(file, source)) {
+            return SafetensorsHeader.read(ch, source).metadata();
         }
+    }
+
+    /**
+     * Writes {@code tensors} (any device, dtype among the format's; non-contiguous tensors are written in row-major
+     * order) and {@code metadata} (may be null: no {@code __metadata__} entry) to {@code file}, through a temporary
+     * sibling renamed into place, so that an interrupted write never leaves a broken file.
+     *
+     * @throws IllegalArgumentException for a tensor named {@code __metadata__}, a closed tensor or a null name/value
+     */
+    public static void write(Path file, Map<String, Tensor> tensors, Map<String, String> metadata) throws IOException {
+        Torch.load();
+        checkLittleEndian();
+        List<Pending> pending = new ArrayList<>(tensors.size());
+        for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
+            String name = e.getKey();
+            Tensor t = e.getValue();
+            if (name == null || t == null) {
+                throw new IllegalArgumentException("tensor names and values must not be null, got " + name + " -> " + t);
+            }
+            if (name.equals("__metadata__")) {
+                throw new IllegalArgumentException("a tensor cannot be named __metadata__ (reserved by the format)");
+            }
+            if (t.isClosed()) {
+                throw new IllegalArgumentException("tensor '" + name + "' is closed");
+            }
+            SafetensorsHeader.Kind kind = SafetensorsHeader.Kind.of(t.dtype());
+            long[] shape = t.shape();
+            pending.add(new Pending(name, name.getBytes(StandardCharsets.UTF_8), kind, shape,
+                    t.numel() * kind.itemSize, t));
+        }
+        // the reference implementation's order: descending element size (its dtype order), then name bytes
+        pending.sort(Comparator.<Pending>comparingInt(p -> -p.kind.ordinal())
+                .thenComparing(p -> p.nameBytes, Arrays::compareUnsigned));
+        byte[] header = header(pending, metadata);
+
+        Path abs = file.toAbsolutePath();
+        Path dir = abs.getParent();
+        if (dir != null) {
+            Files.createDirectories(dir);
+        }
+        Path tmp = Files.createTempFile(dir, abs.getFileName().toString(), ".tmp");
+        try {
+            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+                ByteBuffer head = ByteBuffer.allocate(8 + header.length).order(ByteOrder.LITTLE_ENDIAN);
+                head.putLong(header.length).put(header).flip();
+                while (head.hasRemaining()) {
+                    ch.write(head);
+                }
+                for (Pending p : pending) {
+                    try (PointerScope ignored = new PointerScope()) {
+                        org.bytedeco.pytorch.Tensor c;
+                        try {
+                            c = p.tensor.unwrap().detach().cpu().contiguous();
+                        } catch (RuntimeException ex) {
+                            throw new NativeOperationException("cannot copy tensor '" + p.name + "' ("
+                                    + p.tensor.describe() + ") to the CPU: " + NativeErrors.summary(ex), ex);
+                        }
+                        HostTensors.write(ch, c);
+                    }
+                }
+                ch.force(true);
+            }
+            Files.move(tmp, abs, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
+    }
+
+    private record Pending(String name, byte[] nameBytes, SafetensorsHeader.Kind kind, long[] shape, long bytes,
+                           Tensor tensor) {
+    }
+
+    /** The JSON header as serde_json writes it (no spaces), padded with spaces to a multiple of 8 bytes. */
+    private static byte[] header(List<Pending> pending, Map<String, String> metadata) throws TensorFileException {
+        StringBuilder b = new StringBuilder(64 + 96 * pending.size()).append('{');
+        boolean first = true;
+        if (metadata != null) {
+            HeaderJson.appendString(b, "__metadata__");
+            b.append(":{");
+            boolean firstEntry = true;
+            for (Map.Entry<String, String> m : metadata.entrySet()) {
+                if (m.getKey() == null || m.getValue() == null) {
+                    throw new IllegalArgumentException("metadata keys and values must not be null, got "
+                            + m.getKey() + " -> " + m.getValue());
+                }
+                if (!firstEntry) {
+                    b.append(',');
+                }
+                firstEntry = false;
+                HeaderJson.appendString(b, m.getKey());
+                b.append(':');
+                HeaderJson.appendString(b, m.getValue());
+            }
+            b.append('}');
+            first = false;
+        }
+        long offset = 0;
+        for (Pending p : pending) {
+            if (!first) {
+                b.append(',');
+            }
+            first = false;
+            HeaderJson.appendString(b, p.name);
+            b.append(":{\"dtype\":\"").append(p.kind.name()).append("\",\"shape\":[");
+            for (int i = 0; i < p.shape.length; i++) {
+                if (i > 0) {
+                    b.append(',');
+                }
+                b.append(p.shape[i]);
+            }
+            b.append("],\"data_offsets\":[").append(offset).append(',').append(offset + p.bytes).append("]}");
+            offset += p.bytes;
+        }
+        b.append('}');
+        byte[] json = b.toString().getBytes(StandardCharsets.UTF_8);
+        int padded = (json.length + 7) / 8 * 8;
+        if (padded > SafetensorsHeader.MAX_HEADER_BYTES) {
+            throw new TensorFileException("safetensors header would be " + padded + " bytes, more than the format's "
+                    + "limit of " + SafetensorsHeader.MAX_HEADER_BYTES);
+        }
+        byte[] out = Arrays.copyOf(json, padded);
+        Arrays.fill(out, json.length, padded, (byte) ' ');
         return out;
     }
 
-    public static void write(Path file, Map<String, Tensor> tensors, Map<String, String> metadata) throws IOException {
-        StringBuilder h = new StringBuilder("{");
-        if (metadata != null && !metadata.isEmpty()) {
-            h.append("\"__metadata__\":{");
-            boolean first = true;
-            for (Map.Entry<String, String> e : new TreeMap<>(metadata).entrySet()) {
-                h.append(first ? "" : ",").append('"').append(e.getKey()).append("\":\"").append(e.getValue()).append('"');
-                first = false;
-            }
-            h.append("},");
+    private static FileChannel open(Path file, String source) throws IOException {
+        if (Files.isDirectory(file)) {
+            throw new TensorFileException("safetensors file " + source + " is a directory");
         }
-        java.io.ByteArrayOutputStream data = new java.io.ByteArrayOutputStream();
-        boolean first = true;
-        try (PointerScope ignored = new PointerScope()) {
-            for (Map.Entry<String, Tensor> e : new TreeMap<>(tensors).entrySet()) {
-                org.bytedeco.pytorch.Tensor t = e.getValue().unwrap().detach().cpu().contiguous();
-                String dtype = switch (DType.of(t.scalar_type())) {
-                    case FLOAT32 -> "F32";
-                    case FLOAT16 -> "F16";
-                    case BFLOAT16 -> "BF16";
-                    case FLOAT64 -> "F64";
-                    case INT64 -> "I64";
-                    case INT32 -> "I32";
-                    case UINT8 -> "U8";
-                    case BOOL -> "BOOL";
-                };
-                long nb = t.nbytes();
-                byte[] b = new byte[(int) nb];
-                if (nb > 0) {
-                    new BytePointer(t.data_ptr()).capacity(nb).get(b);
-                }
-                long[] shape = t.sizes().vec().get();
-                h.append(first ? "" : ",").append('"').append(e.getKey()).append("\":{\"dtype\":\"").append(dtype)
-                        .append("\",\"shape\":[");
-                for (int i = 0; i < shape.length; i++) {
-                    h.append(i == 0 ? "" : ",").append(shape[i]);
-                }
-                h.append("],\"data_offsets\":[").append(data.size()).append(',').append(data.size() + nb).append("]}");
-                data.write(b);
-                first = false;
-            }
+        try {
+            return FileChannel.open(file, StandardOpenOption.READ);
+        } catch (NoSuchFileException e) {
+            throw new TensorFileException("safetensors file not found: " + source, e);
+        } catch (IOException e) {
+            throw new TensorFileException("cannot open safetensors file " + source + ": " + e.getMessage(), e);
         }
-        h.append('}');
-        byte[] hb = h.toString().getBytes(StandardCharsets.UTF_8);
-        int pad = (8 - hb.length % 8) % 8;
-        byte[] header = java.util.Arrays.copyOf(hb, hb.length + pad);
-        java.util.Arrays.fill(header, hb.length, header.length, (byte) ' ');
-        Path abs = file.toAbsolutePath();
-        Files.createDirectories(abs.getParent());
-        Path tmp = Files.createTempFile(abs.getParent(), abs.getFileName().toString(), ".tmp");
-        try (java.io.OutputStream out = Files.newOutputStream(tmp)) {
-            out.write(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(header.length).array());
-            out.write(header);
-            data.writeTo(out);
+    }
+
+    private static void checkLittleEndian() {
+        if (ByteOrder.nativeOrder() != ByteOrder.LITTLE_ENDIAN) {
+            throw new UnsupportedOperationException("safetensors stores little-endian bytes; this "
+                    + ByteOrder.nativeOrder() + " host is not supported");
         }
-        Files.move(tmp, abs, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
-                java.nio.file.StandardCopyOption.ATOMIC_MOVE);
     }
 }
