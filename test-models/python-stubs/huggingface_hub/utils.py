@@ -24,3 +24,7 @@ def validate_hf_hub_args(fn):
 
 def is_jinja_available():
     return importlib.util.find_spec("jinja2") is not None
+
+
+class OfflineModeIsEnabled(ConnectionError):
+    pass

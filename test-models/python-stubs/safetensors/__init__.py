@@ -210,3 +210,6 @@ def serialize_file(tensors, filename, metadata=None):
     data = serialize(tensors, metadata)
     with open(filename, "wb") as f:
         f.write(data)
+
+
+from . import torch  # noqa: E402,F401  (diffusers calls safetensors.torch.* after a bare "import safetensors")

@@ -13,11 +13,16 @@ import org.bytedeco.pytorch.Conv2dImpl;
 import org.bytedeco.pytorch.Conv2dOptions;
 import org.bytedeco.pytorch.EmbeddingImpl;
 import org.bytedeco.pytorch.GroupNormImpl;
+import org.bytedeco.pytorch.GroupNormOptions;
+import org.bytedeco.pytorch.IValue;
+import org.bytedeco.pytorch.IValueVector;
+import org.bytedeco.pytorch.JitModule;
 import org.bytedeco.pytorch.LinearImpl;
 import org.bytedeco.pytorch.Module;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.StringTensorDict;
 import org.bytedeco.pytorch.StringTensorDictItem;
+import org.bytedeco.pytorch.global.torch;
 
 /**
  * A network of LibTorch {@code torch::nn} layers built from Java: a root {@code torch::nn::Module} that owns named
@@ -85,6 +90,7 @@ public final class NnModule implements AutoCloseable {
     private final Map<String, Module> containers = new HashMap<>();
     private final List<Module> keep = new ArrayList<>();
     private final LinkedHashMap<String, Layer> layers = new LinkedHashMap<>();
+    private final List<Tensor> ownedParameters = new ArrayList<>();
     private boolean closed;
 
     /** An empty network on {@code device}; {@code name} names it in messages. */
@@ -125,14 +131,123 @@ public final class NnModule implements AutoCloseable {
         });
     }
 
-    /** {@code torch::nn::GroupNorm(groups, channels)} (affine) at {@code path}. */
+    /** {@code torch::nn::GroupNorm(groups, channels)} (affine, eps 1e-5) at {@code path}. */
     public Layer groupNorm(String path, long groups, long channels) {
+        return groupNorm(path, groups, channels, 1e-5);
+    }
+
+    /** {@code torch::nn::GroupNorm(groups, channels, eps)} (affine) at {@code path}. */
+    public Layer groupNorm(String path, long groups, long channels, double eps) {
         positive(path, groups, channels);
         if (channels % groups != 0) {
             throw new IllegalArgumentException(path + ": " + channels + " channels do not split into " + groups
                     + " groups");
         }
-        return add(path, LayerKind.GROUP_NORM, () -> new GroupNormImpl(groups, channels));
+        if (!(eps > 0)) {
+            throw new IllegalArgumentException(path + ": eps must be > 0, got " + eps);
+        }
+        return add(path, LayerKind.GROUP_NORM, () -> {
+            GroupNormOptions o = new GroupNormOptions(groups, channels);
+            o.eps().put(eps);
+            return new GroupNormImpl(o);
+        });
+    }
+
+    /**
+     * A bare parameter of {@code shape} at {@code path} (e.g. {@code time_proj.weight}), zero-initialised, that
+     * gradients skip unless {@code requiresGrad}. The returned handle shares storage with the network, belongs to no
+     * scope and stays valid until the network is closed.
+     */
+    public Tensor parameter(String path, boolean requiresGrad, long... shape) {
+        checkOpen();
+        positive(path, shape);
+        int dot = path == null ? -1 : path.lastIndexOf('.');
+        if (path == null || path.isEmpty() || dot == path.length() - 1 || dot == 0) {
+            throw new IllegalArgumentException("a parameter path must be dotted names like 'time_proj.weight', got '"
+                    + path + "'");
+        }
+        String parentPath = dot < 0 ? "" : path.substring(0, dot);
+        if (layers.containsKey(parentPath)) {
+            throw new IllegalArgumentException(name + ": '" + parentPath + "' is a layer, not a block");
+        }
+        return NativeScope.unscoped(() -> {
+            try (PointerScope ignored = new PointerScope()) {
+                Module parent = container(parentPath);
+                org.bytedeco.pytorch.Tensor init = torch.zeros(shape,
+                        new org.bytedeco.pytorch.TensorOptions(torch.ScalarType.Float));
+                if (!device.equals(Device.CPU)) {
+                    init = init.to(device.toNative(), torch.ScalarType.Float);
+                }
+                Tensor handle = Tensor.own(parent.register_parameter(path.substring(dot + 1), init, requiresGrad));
+                ownedParameters.add(handle);
+                return handle;
+            } catch (RuntimeException e) {
+                throw new NativeOperationException("cannot add parameter " + path + " to " + name + ": "
+                        + NativeErrors.summary(e), e);
+            }
+        });
+    }
+
+    /** Converts every parameter to {@code dtype} (floating point), like {@code module.to(dtype)}. */
+    public void to(DType dtype) {
+        checkOpen();
+        if (!dtype.isFloatingPoint()) {
+            throw new IllegalArgumentException(name + ": parameters must be floating point, got " + dtype.label());
+        }
+        try (PointerScope ignored = new PointerScope()) {
+            root.to(dtype.scalarType(), false);
+        } catch (RuntimeException e) {
+            throw new NativeOperationException("cannot convert " + name + " to " + dtype.label() + ": "
+                    + NativeErrors.summary(e), e);
+        }
+    }
+
+    /**
+     * Copies {@code values} into the parameters of the same names (converting dtype and device), strictly: every
+     * parameter needs a value and every value a parameter, with the same shape.
+     *
+     * @param source names the values in messages (a file)
+     * @throws IllegalArgumentException naming the first missing or unexpected tensor, or a shape that differs
+     */
+    public void loadTensors(Map<String, Tensor> values, String source) {
+        checkOpen();
+        try (PointerScope ignored = new PointerScope(); NoGradGuard g = new NoGradGuard()) {
+            StringTensorDict params = root.named_parameters(true);
+            java.util.Set<String> names = new java.util.LinkedHashSet<>();
+            for (long i = 0, n = params.size(); i < n; i++) {
+                names.add(params.get(i).key().getString());
+            }
+            for (String k : names) {
+                if (!values.containsKey(k)) {
+                    throw new IllegalArgumentException(source + ": missing tensor " + k + " (a parameter of " + name
+                            + "; " + values.size() + " tensors for " + names.size() + " parameters)");
+                }
+            }
+            for (String k : values.keySet()) {
+                if (!names.contains(k)) {
+                    throw new IllegalArgumentException(source + ": unexpected tensor " + k + " (no such parameter in "
+                            + name + ")");
+                }
+            }
+            for (long i = 0, n = params.size(); i < n; i++) {
+                StringTensorDictItem item = params.get(i);
+                String key = item.key().getString();
+                org.bytedeco.pytorch.Tensor src = values.get(key).unwrap();
+                org.bytedeco.pytorch.Tensor dst = item.value();
+                long[] a = src.sizes().vec().get();
+                long[] b = dst.sizes().vec().get();
+                if (!java.util.Arrays.equals(a, b)) {
+                    throw new IllegalArgumentException(source + ": " + key + " has shape "
+                            + java.util.Arrays.toString(a) + ", the parameter " + java.util.Arrays.toString(b));
+                }
+                dst.copy_(src);
+            }
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            throw new NativeOperationException(source + ": cannot load the tensors into " + name + ": "
+                    + NativeErrors.summary(e), e);
+        }
     }
 
     /** {@code torch::nn::Embedding(count, dim)} at {@code path}. */
@@ -319,6 +434,8 @@ public final class NnModule implements AutoCloseable {
                 m.releaseReference();
             }
             keep.clear();
+            ownedParameters.forEach(Tensor::close);
+            ownedParameters.clear();
             root.releaseReference();
         }
     }

@@ -421,6 +421,76 @@ public final class Tensor implements AutoCloseable {
         }
     }
 
+    /** Matrix product with PyTorch's broadcasting rules ({@code torch.matmul}); batched for 3-D operands. */
+    public Tensor matmul(Tensor other) {
+        try {
+            return own(unwrap().matmul(other.unwrap()));
+        } catch (RuntimeException e) {
+            throw failure("matmul", this, other, e);
+        }
+    }
+
+    /** {@code softmax} along {@code dim}, computed in this tensor's dtype. */
+    public Tensor softmax(int dim) {
+        try {
+            return own(unwrap().softmax(dim));
+        } catch (RuntimeException e) {
+            throw failure("softmax(" + dim + ")", this, null, e);
+        }
+    }
+
+    /** Swaps dimensions {@code a} and {@code b} (a view). */
+    public Tensor transpose(int a, int b) {
+        try {
+            return own(unwrap().transpose(a, b));
+        } catch (RuntimeException e) {
+            throw failure("transpose(" + a + ", " + b + ")", this, null, e);
+        }
+    }
+
+    /**
+     * Zero padding of the last two dimensions ({@code F.pad(x, (left, right, top, bottom))}); negative values crop.
+     */
+    public Tensor pad2d(long left, long right, long top, long bottom) {
+        try {
+            return own(torch.constant_pad_nd(unwrap(), left, right, top, bottom));
+        } catch (RuntimeException e) {
+            throw failure("pad(" + left + ", " + right + ", " + top + ", " + bottom + ")", this, null, e);
+        }
+    }
+
+    /** {@code F.conv2d(x, weight, stride=stride)}: no bias, no padding ({@code weight [out, in, kh, kw]}). */
+    public Tensor conv2d(Tensor weight, int stride) {
+        try (PointerScope ignored = new PointerScope()) {
+            return own(torch.conv2d(unwrap(), weight.unwrap(), new TensorOptional(), new long[] {stride, stride},
+                    new long[] {0, 0}, new long[] {1, 1}, 1));
+        } catch (RuntimeException e) {
+            throw failure("conv2d(stride " + stride + ")", this, weight, e);
+        }
+    }
+
+    /** {@code F.avg_pool2d(x, k)}: mean over non-overlapping {@code k x k} windows of {@code [B, C, H, W]}. */
+    public Tensor avgPool2d(int k) {
+        try {
+            return own(torch.avg_pool2d(unwrap(), k, k));
+        } catch (RuntimeException e) {
+            throw failure("avg_pool2d(" + k + ")", this, null, e);
+        }
+    }
+
+    /** {@code F.interpolate(x, scale_factor=k, mode="nearest")} for {@code [B, C, H, W]}: each pixel repeated k x k. */
+    public Tensor upsampleNearest(int k) {
+        long[] s = shape();
+        if (s.length != 4) {
+            throw new IllegalArgumentException("upsampleNearest takes [B, C, H, W], got " + describe());
+        }
+        try (NativeScope scope = new NativeScope()) {
+            Tensor up = unsqueeze(3).unsqueeze(5).expand(s[0], s[1], s[2], k, s[3], k)
+                    .reshape(s[0], s[1], s[2] * k, s[3] * k);
+            return scope.keep(up);
+        }
+    }
+
     /** {@code [B, C*r*r, H, W] -> [B, C, H*r, W*r]} (PyTorch's {@code pixel_shuffle}). */
     public Tensor pixelShuffle(int factor) {
         try {

@@ -123,6 +123,7 @@ final class TrainCommand implements Callable<Integer> {
         }
         TorchScriptModule module = null;
         NetDenoiser network = null;
+        io.diffusion4j.model.TrainableModel diffusersModel = null;
         Trainer trainer = null;
         try {
             if (resuming) {
@@ -136,6 +137,20 @@ final class TrainCommand implements Callable<Integer> {
                     TrainNewNetwork.Built built = TrainNewNetwork.build(model, data, c, out, optimizer.seed, dev);
                     network = built.network();
                     trainer = built.trainer();
+                } else if (folder.diffusers() != null) { // a diffusers UNet2DModel: exported in diffusers' layout
+                    if (folder.schedulerConfig() == null) {
+                        throw new UsageException(folder.location() + " has no scheduler config: it is a bare unet "
+                                + "folder; put scheduler_config.json beside it or use the pipeline folder");
+                    }
+                    if (model.reinit) {
+                        throw new UsageException("--reinit is not supported for diffusers folders");
+                    }
+                    diffusersModel = folder.loadTrainable(dev);
+                    try {
+                        trainer = new Trainer(diffusersModel, folder.schedulerConfig(), folder.spec(), c);
+                    } catch (IllegalArgumentException e) {
+                        throw new UsageException(e.getMessage());
+                    }
                 } else {
                     if (folder.schedulerConfig() == null) {
                         throw new UsageException(folder.location() + " has no scheduler_config.json: it is not a "
@@ -178,6 +193,9 @@ final class TrainCommand implements Callable<Integer> {
             }
             if (module != null) {
                 module.close();
+            }
+            if (diffusersModel != null) {
+                diffusersModel.close();
             }
             if (network != null) {
                 network.close();

@@ -14,13 +14,17 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import io.diffusion4j.model.diffusers.DiffusersFolder;
+import io.diffusion4j.model.diffusers.UNet2DModel;
 import io.diffusion4j.model.nn.Architecture;
 import io.diffusion4j.model.nn.NetDenoiser;
 import io.diffusion4j.model.nn.Networks;
 
 /**
  * A model folder: {@code model.pt} (TorchScript), {@code scheduler_config.json} (diffusers) and, optionally,
- * {@code diffusion4j.json} (sample shape, value range, signature, classes). Opened from a directory or from the
+ * {@code diffusion4j.json} (sample shape, value range, signature, classes); or a folder in diffusers' own layout
+ * ({@code model_index.json}, {@code unet/}, {@code scheduler/}: see {@link DiffusersFolder}), whose UNet2DModel is
+ * built in Java. Opened from a directory or from the
  * built-in models on the classpath; the files are read and checked when opened, the module when loaded.
  */
 public final class ModelFolder {
@@ -33,9 +37,11 @@ public final class ModelFolder {
     private final SchedulerConfig schedulerConfig;
     private final ModelSpec spec;
     private final Architecture architecture;
+    private final DiffusersFolder diffusers;
 
     private ModelFolder(String location, Path dir, String resourceDir, SchedulerConfig schedulerConfig, ModelSpec spec,
-                        Architecture architecture) {
+                        Architecture architecture, DiffusersFolder diffusers) {
+        this.diffusers = diffusers;
         this.location = location;
         this.dir = dir;
         this.resourceDir = resourceDir;
@@ -66,6 +72,10 @@ public final class ModelFolder {
         if (!Files.isDirectory(dir)) {
             throw new ModelFolderException("model folder not found: " + dir.toAbsolutePath());
         }
+        if (DiffusersFolder.isDiffusers(dir)) {   // diffusers' layout: model_index.json + unet/ + scheduler/
+            DiffusersFolder d = DiffusersFolder.open(dir);
+            return new ModelFolder(dir.toString(), dir, null, d.schedulerConfig(), d.spec(), null, d);
+        }
         Path sched = dir.resolve(SCHEDULER_FILE);
         SchedulerConfig config = Files.isRegularFile(sched) ? SchedulerConfig.read(sched) : null;
         Path specFile = dir.resolve(ModelSpec.FILE_NAME);
@@ -81,7 +91,7 @@ public final class ModelFolder {
                     + architecture.type().name().toLowerCase(java.util.Locale.ROOT) + " architecture that "
                     + ModelSpec.FILE_NAME + " describes)");
         }
-        return new ModelFolder(dir.toString(), dir, null, config, spec, architecture);
+        return new ModelFolder(dir.toString(), dir, null, config, spec, architecture, null);
     }
 
     /** The {@code architecture} of a {@code diffusion4j.json}, or null when it has none. */
@@ -109,6 +119,9 @@ public final class ModelFolder {
      * TorchScript {@code model.pt}. The caller owns (closes) it.
      */
     public static TrainableModel loadTrainable(Path dir, ModelSpec spec, Device device) throws IOException {
+        if (DiffusersFolder.isDiffusers(dir)) {
+            return DiffusersFolder.open(dir).loadModel(device, DType.FLOAT32);
+        }
         Path specFile = dir.resolve(ModelSpec.FILE_NAME);
         Architecture a = Files.isRegularFile(specFile) ? readArchitecture(specFile) : null;
         if (a != null) {
@@ -125,6 +138,11 @@ public final class ModelFolder {
         return TrainableModel.of(TorchScriptModule.load(model, device), spec, true);
     }
 
+    /** The diffusers layout of this folder (a UNet2DModel pipeline or unet folder), or null for any other folder. */
+    public DiffusersFolder diffusers() {
+        return diffusers;
+    }
+
     /** The architecture of a folder holding a Java-built network, or null for a TorchScript model. */
     public Architecture architecture() {
         return architecture;
@@ -132,6 +150,9 @@ public final class ModelFolder {
 
     /** The model as a {@link TrainableModel} on {@code device} (the caller owns it). */
     public TrainableModel loadTrainable(Device device) throws IOException {
+        if (diffusers != null) {
+            return diffusers.loadModel(device, DType.FLOAT32);
+        }
         if (dir != null) {
             return loadTrainable(dir, spec, device);
         }
@@ -141,6 +162,14 @@ public final class ModelFolder {
     /** Opens a built-in model from the classpath. */
     public static ModelFolder builtin(String name) throws IOException {
         String base = BuiltinModels.ROOT + name + "/";
+        if (resourceExists(base + DiffusersFolder.MODEL_INDEX)) {
+            // a diffusers folder: its weights are read from files, so it is unpacked to a temporary folder first
+            Path tmp = Files.createTempDirectory("diffusion4j-" + name + "-");
+            deleteOnExit(tmp);
+            DiffusersFolder.copyResource(classLoader(), base, tmp);
+            DiffusersFolder d = DiffusersFolder.open(tmp);
+            return new ModelFolder("builtin:" + name, tmp, null, d.schedulerConfig(), d.spec(), null, d);
+        }
         String modelJson = resourceText(base + ModelSpec.FILE_NAME);
         String sched = resourceText(base + SCHEDULER_FILE);
         if (sched == null && modelJson == null) {
@@ -149,7 +178,21 @@ public final class ModelFolder {
         }
         SchedulerConfig config = sched == null ? null : SchedulerConfig.fromJson(sched, "builtin:" + name + "/" + SCHEDULER_FILE);
         ModelSpec spec = modelJson == null ? null : ModelSpec.fromJson(modelJson, "builtin:" + name + "/" + ModelSpec.FILE_NAME);
-        return new ModelFolder("builtin:" + name, null, base, config, spec, null);
+        return new ModelFolder("builtin:" + name, null, base, config, spec, null, null);
+    }
+
+    private static boolean resourceExists(String resource) {
+        return classLoader().getResource(resource) != null;
+    }
+
+    private static void deleteOnExit(Path dir) {
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            try (java.util.stream.Stream<Path> files = Files.walk(dir)) {
+                files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            } catch (IOException ignored) {
+                // best effort: a temporary folder
+            }
+        }));
     }
 
     private static String resourceText(String resource) throws IOException {
@@ -180,6 +223,9 @@ public final class ModelFolder {
 
     /** Loads {@code model.pt} onto {@code device}. */
     public TorchScriptModule loadModule(Device device) throws IOException {
+        if (diffusers != null) {
+            throw new ModelFolderException(location + " is a diffusers folder (UNet2DModel), not a TorchScript model");
+        }
         return dir != null
                 ? TorchScriptModule.load(dir.resolve(MODEL_FILE), device)
                 : TorchScriptModule.loadResource(resourceDir + MODEL_FILE, device);
@@ -195,6 +241,16 @@ public final class ModelFolder {
         if (schedulerConfig == null) {
             throw new ModelFolderException(location + ": " + SCHEDULER_FILE + " is missing (a denoiser needs the "
                     + "diffusers scheduler config it was trained with)");
+        }
+        if (diffusers != null) {
+            UNet2DModel unet = diffusers.loadModel(device, dtype);
+            try {
+                probe(unet, spec);
+            } catch (ModelFolderException | RuntimeException e) {
+                unet.close();
+                throw e;
+            }
+            return unet;
         }
         if (architecture != null) {
             if (dtype != DType.FLOAT32) {

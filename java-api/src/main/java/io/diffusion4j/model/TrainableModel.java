@@ -47,6 +47,14 @@ public interface TrainableModel extends AutoCloseable {
     /** The file the weights are written to in a checkpoint or model folder ({@code model.pt}, {@code weights.pt}). */
     String weightsFile();
 
+    /**
+     * Where {@link #exportTo}'s folder keeps the scheduler config, relative to it: {@code scheduler_config.json},
+     * or {@code scheduler/scheduler_config.json} in diffusers' pipeline layout.
+     */
+    default String schedulerConfigFile() {
+        return ModelFolder.SCHEDULER_FILE;
+    }
+
     /** Writes the weights (as they are now) to {@code dir}/{@link #weightsFile()}, atomically. */
     void saveWeights(Path dir) throws IOException;
 

@@ -658,7 +658,9 @@ public final class Trainer implements AutoCloseable {
                 model.train(wasTraining);
             }
         }
-        (schedulerConfig != null ? schedulerConfig : this.schedulerConfig).write(dir.resolve(ModelFolder.SCHEDULER_FILE));
+        Path schedulerFile = dir.resolve(model.schedulerConfigFile());
+        Files.createDirectories(schedulerFile.toAbsolutePath().getParent());
+        (schedulerConfig != null ? schedulerConfig : this.schedulerConfig).write(schedulerFile);
         if (source != null) {
             ObjectNode training = SpecJson.JSON.createObjectNode();
             training.put("steps", step);

@@ -92,6 +92,10 @@ final class TrainerCheckpoints {
         boolean javaBuilt = Files.isRegularFile(dir.resolve(ModelSpec.FILE_NAME))
                 && Files.readString(dir.resolve(ModelSpec.FILE_NAME)).contains("\"architecture\"");
         String weights = javaBuilt ? io.diffusion4j.model.nn.NetDenoiser.WEIGHTS_FILE : Trainer.MODEL_FILE;
+        if (io.diffusion4j.model.diffusers.DiffusersFolder.isDiffusers(dir)) {
+            weights = io.diffusion4j.model.diffusers.DiffusersFolder.UNET_DIR + "/"
+                    + io.diffusion4j.model.diffusers.UNet2DModel.SAFETENSORS_FILE;
+        }
         for (String f : List.of(weights, Trainer.OPTIMIZER_FILE, Trainer.CONFIG_FILE, ModelFolder.SCHEDULER_FILE)) {
             if (!Files.isRegularFile(dir.resolve(f))) {
                 throw new CheckpointException(dir + ": " + f + " is missing; the checkpoint is incomplete");
