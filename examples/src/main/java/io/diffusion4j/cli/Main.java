@@ -10,7 +10,7 @@ import picocli.CommandLine.Option;
         mixinStandardHelpOptions = true,
         versionProvider = VersionProvider.class,
         description = "Diffusion models on LibTorch: sample, noise and fine-tune PyTorch-trained denoisers.",
-        subcommands = {InfoCommand.class, SampleCommand.class, Img2ImgCommand.class, InpaintCommand.class, BenchCommand.class,
+        subcommands = {InfoCommand.class, SampleCommand.class, Img2ImgCommand.class, InpaintCommand.class, BenchCommand.class, ServeCommand.class,
             TrainCommand.class,
             CommandLine.HelpCommand.class})
 public final class Main implements Runnable {

@@ -95,9 +95,12 @@ class BatchingEngineTest {
                 new Case("euler-a", 0, GenerationRequest.builder().steps(9).seed(15).classLabels(9).build()),
                 new Case("ddim", 1.0, GenerationRequest.builder().steps(8).seed(17).classLabels(6).guidanceScale(4).build()));
         List<float[]> expected = new ArrayList<>();
+        long t0 = System.nanoTime();
         for (Case c : cases) {
             expected.add(alone(digits, digitsFolder, scheduler(digitsFolder, c.scheduler, c.eta), c.request));
         }
+        System.out.printf("single runs: %.1f s%n", (System.nanoTime() - t0) / 1e9);
+        t0 = System.nanoTime();
         try (BatchingEngine engine = new BatchingEngine(digits, digitsFolder.spec().sampleShape(),
                 new EngineConfig(16, 16), "test")) {
             List<Submission> subs = new ArrayList<>();
@@ -119,6 +122,7 @@ class BatchingEngineTest {
                 assertTrue(d <= 1e-5, cases.get(k).scheduler + ": max difference " + d);
             }
             EngineStats stats = engine.stats();
+            System.out.printf("engine: %.1f s, %s%n", (System.nanoTime() - t0) / 1e9, stats);
             assertEquals(cases.size(), stats.completed());
             // the later requests ran beside the first: fewer engine steps than the steps of all requests together
             int total = cases.stream().mapToInt(c -> c.request.steps() * (c.scheduler.equals("heun") ? 2 : 1)).sum();
