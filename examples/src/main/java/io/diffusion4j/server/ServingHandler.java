@@ -25,6 +25,8 @@ import java.util.concurrent.Executor;
 import java.util.stream.Collectors;
 import javax.imageio.ImageIO;
 import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.io.AbstractConnection;
+import org.eclipse.jetty.io.Connection;
 import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
@@ -149,6 +151,7 @@ final class ServingHandler extends Handler.Abstract {
             return;
         }
         request.addFailureListener(failure -> job.cancel().run()); // the client went away: free its rows
+        watchForHangUp(request, job.cancel());
         Executor answers = request.getComponents().getExecutor();  // not the engine thread: encoding is ours
         job.result().whenCompleteAsync((samples, err) -> {
             if (err != null) {
@@ -181,6 +184,30 @@ final class ServingHandler extends Handler.Abstract {
                 finish(model.name(), t0, response, callback, 500, oneLine(e));
             }
         }, answers);
+    }
+
+    /**
+     * HTTP/1.1 connections are not read while a request is handled (Jetty 12 runs no failure listener when such a
+     * client hangs up), so a client that went away would hold its rows until the answer is written. Asking the
+     * connection to read again makes it see the end of the stream and close, which cancels the job. The price: the
+     * connection is not kept alive after the answer (clients reconnect, about 0.1 ms on loopback).
+     */
+    private static void watchForHangUp(Request request, Runnable cancel) {
+        if (request.getConnectionMetaData().getConnection() instanceof AbstractConnection c) {
+            c.addEventListener(new Connection.Listener() {
+                @Override
+                public void onClosed(Connection connection) {
+                    cancel.run(); // after the answer this does nothing: the job is done
+                }
+            });
+            if (!c.isFillInterested()) {
+                try {
+                    c.fillInterested();
+                } catch (RuntimeException e) {
+                    // already reading: it sees the hang-up itself
+                }
+            }
+        }
     }
 
     private byte[] encode(GenerateParams params, ServedModel model, ServedModel.Prepared prepared, Tensor result,

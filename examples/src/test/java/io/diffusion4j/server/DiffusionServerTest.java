@@ -303,6 +303,7 @@ class DiffusionServerTest {
         s.addModel("toy2d", toy.spec(), toy.schedulerConfig(), gated);
         s.ready();
         Backend backend = s.models().get(0).backend();
+        int port = s.port();
         gated.close();
         CompletableFuture<HttpResponse<byte[]>> running = CompletableFuture.supplyAsync(() -> call(s,
                 "{\"steps\":20,\"format\":\"pt\"}"));
@@ -312,7 +313,8 @@ class DiffusionServerTest {
         gated.open();
         assertEquals(200, running.get(60, TimeUnit.SECONDS).statusCode());
         stopping.get(60, TimeUnit.SECONDS);
-        assertThrows(java.io.IOException.class, () -> post(s, "{\"steps\":2,\"format\":\"pt\"}"));
+        assertThrows(java.io.IOException.class, () -> http.send(HttpRequest.newBuilder(
+                URI.create("http://127.0.0.1:" + port + "/health")).GET().build(), HttpResponse.BodyHandlers.ofString()));
     }
 
     static HttpResponse<byte[]> call(DiffusionServer s, String body) {
