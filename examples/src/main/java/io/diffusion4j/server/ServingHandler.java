@@ -152,6 +152,7 @@ final class ServingHandler extends Handler.Abstract {
         }
         request.addFailureListener(failure -> job.cancel().run()); // the client went away: free its rows
         watchForHangUp(request, job.cancel());
+        response.getHeaders().put(HttpHeader.CONNECTION, "close"); // see watchForHangUp: tell the client up front
         Executor answers = request.getComponents().getExecutor();  // not the engine thread: encoding is ours
         job.result().whenCompleteAsync((samples, err) -> {
             if (err != null) {
@@ -285,7 +286,9 @@ final class ServingHandler extends Handler.Abstract {
     }
 
     private void finish(String model, long t0, Response response, Callback callback, int status, String message) {
-        server.metrics().latency(model, status, System.nanoTime() - t0);
+        long nanos = System.nanoTime() - t0;
+        server.metrics().latency(model, status, nanos);
+        response.getHeaders().put("X-Server-Time-Ms", String.format(java.util.Locale.ROOT, "%.2f", nanos / 1e6));
         error(response, callback, status, message);
     }
 

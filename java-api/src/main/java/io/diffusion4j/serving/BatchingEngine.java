@@ -391,52 +391,81 @@ public final class BatchingEngine implements AutoCloseable {
     }
 
     /**
-     * One model call for {@code rows}: each row's samples with its labels, then the guided rows' samples again with
-     * the null class; returns each row's prediction (guidance applied), in float32, in the caller's scope.
+     * One model call for {@code rows}: the guided rows' samples with their labels, then the other rows' samples, then
+     * the guided rows' samples again with the null class; guidance is applied to all guided rows at once (a per-row
+     * scale tensor when their scales differ). Returns each row's prediction, in float32, in the caller's scope.
      */
     private Map<Row, Tensor> forward(List<Row> rows) {
-        int n = 0;
+        List<Row> ordered = new ArrayList<>(rows.size());
+        int guidedSamples = 0;
+        boolean oneScale = true;
+        double scale = Double.NaN;
         for (Row r : rows) {
-            n += r.guided ? 2 * r.batch : r.batch;
+            if (r.guided) {
+                ordered.add(r);
+                guidedSamples += r.batch;
+                oneScale &= Double.isNaN(scale) || scale == r.guidance;
+                scale = r.guidance;
+            }
         }
+        for (Row r : rows) {
+            if (!r.guided) {
+                ordered.add(r);
+            }
+        }
+        int samples = 0;
+        for (Row r : rows) {
+            samples += r.batch;
+        }
+        int n = samples + guidedSamples;
         List<Tensor> inputs = new ArrayList<>(rows.size() * 2);
         double[] timesteps = new double[n];
         long[] labels = denoiser.isConditional() ? new long[n] : null;
-        Tensor[] rowInputs = new Tensor[rows.size()];
+        float[] scales = oneScale ? null : new float[guidedSamples];
         int at = 0;
-        for (int k = 0; k < rows.size(); k++) {
-            Row r = rows.get(k);
-            rowInputs[k] = r.modelInput();
-            inputs.add(rowInputs[k]);
+        for (Row r : ordered) {
+            Tensor in = r.modelInput();
+            inputs.add(in);
             Arrays.fill(timesteps, at, at + r.batch, r.modelTimestep());
             if (labels != null) {
                 System.arraycopy(r.labels, 0, labels, at, r.batch);
             }
+            if (r.guided) {
+                int u = samples + at; // the unconditional copy, in the same order after all samples
+                Arrays.fill(timesteps, u, u + r.batch, r.modelTimestep());
+                Arrays.fill(labels, u, u + r.batch, denoiser.nullClassId());
+                if (scales != null) {
+                    Arrays.fill(scales, at, at + r.batch, (float) r.guidance);
+                }
+            }
             at += r.batch;
         }
-        int[] uncondAt = new int[rows.size()];
-        for (int k = 0; k < rows.size(); k++) {
-            Row r = rows.get(k);
+        for (Row r : ordered) {
             if (r.guided) {
-                inputs.add(rowInputs[k]);
-                Arrays.fill(timesteps, at, at + r.batch, r.modelTimestep());
-                Arrays.fill(labels, at, at + r.batch, denoiser.nullClassId());
-                uncondAt[k] = at;
-                at += r.batch;
+                inputs.add(r.modelInput());
             }
         }
         Tensor x = inputs.size() == 1 ? inputs.get(0) : Tensor.cat(inputs, 0);
         Tensor out = predict(x, timestepTensor(timesteps), labels == null ? null : onDevice(Tensor.fromLongs(labels, n)));
+        Tensor guided = null;
+        if (guidedSamples > 0) {
+            Tensor cond = out.narrow(0, 0, guidedSamples);
+            Tensor uncond = out.narrow(0, samples, guidedSamples);
+            Tensor diff = cond.sub(uncond);
+            if (scales == null) {
+                guided = uncond.add(diff, scale); // as GuidedDenoiser combines them
+            } else {
+                long[] shape = new long[out.dim()];
+                Arrays.fill(shape, 1);
+                shape[0] = guidedSamples;
+                guided = uncond.add(diff.mul(onDevice(Tensor.fromFloats(scales, shape))));
+            }
+        }
         Map<Row, Tensor> result = new IdentityHashMap<>();
         at = 0;
-        for (int k = 0; k < rows.size(); k++) {
-            Row r = rows.get(k);
-            Tensor cond = out.narrow(0, at, r.batch);
-            if (r.guided) {
-                Tensor uncond = out.narrow(0, uncondAt[k], r.batch);
-                cond = uncond.add(cond.sub(uncond), r.guidance); // as GuidedDenoiser combines them
-            }
-            result.put(r, cond);
+        for (Row r : ordered) {
+            result.put(r, r.guided ? (guidedSamples == r.batch ? guided : guided.narrow(0, at, r.batch))
+                    : out.narrow(0, at, r.batch));
             at += r.batch;
         }
         return result;
