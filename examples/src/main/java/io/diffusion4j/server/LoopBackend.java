@@ -81,6 +81,11 @@ final class LoopBackend implements Backend {
             cancelled.incrementAndGet();
             return;
         }
+        if (System.nanoTime() - deadline > 0) {
+            timedOut.incrementAndGet();
+            result.completeExceptionally(new DeadlineExceededException("deadline passed while queued"));
+            return;
+        }
         running.incrementAndGet();
         try (DiffusionPipeline pipeline = new DiffusionPipeline(denoiser, scheduler, sampleShape)) {
             Tensor t = pipeline.generate(request);
