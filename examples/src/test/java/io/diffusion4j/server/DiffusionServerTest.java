@@ -317,6 +317,29 @@ class DiffusionServerTest {
                 URI.create("http://127.0.0.1:" + port + "/health")).GET().build(), HttpResponse.BodyHandlers.ofString()));
     }
 
+    /** Usage errors of {@code diffusion4j serve} exit with 2 and a one-line message, before serving anything. */
+    @Test
+    void serveCommandUsageErrors() {
+        String[][] cases = {
+                {"--max-batch 0", "max batch must be >= 1, got 0"},
+                {"--max-queue 0", "max queue must be >= 1, got 0"},
+                {"--timeout-ms 0", "--timeout-ms must be in 1..600000, got 0"},
+                {"--threads 0", "--threads must be >= 1, got 0"}};
+        for (String[] c : cases) {
+            List<String> args = new ArrayList<>(List.of("serve", "--model", "digits", "--port", "0"));
+            args.addAll(List.of(c[0].split(" ")));
+            StringWriter err = new StringWriter();
+            int code = Main.run(args.toArray(String[]::new), new PrintWriter(new StringWriter()), new PrintWriter(err));
+            assertEquals(2, code, err.toString());
+            assertTrue(err.toString().contains(c[1]), err.toString());
+        }
+        StringWriter err = new StringWriter();
+        int code = Main.run(new String[] {"serve", "--model", "no-such-model", "--port", "0"},
+                new PrintWriter(new StringWriter()), new PrintWriter(err));
+        assertEquals(2, code, err.toString());
+        assertTrue(err.toString().startsWith("diffusion4j: --model"), err.toString());
+    }
+
     static HttpResponse<byte[]> call(DiffusionServer s, String body) {
         try {
             return post(s, body);
