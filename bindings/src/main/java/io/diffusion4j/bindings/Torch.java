@@ -121,6 +121,15 @@ public final class Torch {
         return Loader.getPlatform();
     }
 
+    /**
+     * The process's resident memory in bytes (JavaCPP's {@code Pointer.physicalBytes()}: native allocations, the
+     * Java heap and everything else), for metrics and memory checks.
+     */
+    public static long residentBytes() {
+        load();
+        return org.bytedeco.javacpp.Pointer.physicalBytes();
+    }
+
     /** The number of intra-op threads LibTorch uses on CPU. */
     public static int threads() {
         load();

@@ -10,8 +10,8 @@ import picocli.CommandLine.Option;
         mixinStandardHelpOptions = true,
         versionProvider = VersionProvider.class,
         description = "Diffusion models on LibTorch: sample, noise and fine-tune PyTorch-trained denoisers.",
-        subcommands = {InfoCommand.class, SampleCommand.class, Img2ImgCommand.class, InpaintCommand.class, BenchCommand.class,
-            TrainCommand.class, LintCommand.class, InspectCommand.class,
+        subcommands = {InfoCommand.class, SampleCommand.class, Img2ImgCommand.class, InpaintCommand.class,
+            BenchCommand.class, ServeCommand.class, TrainCommand.class, LintCommand.class, InspectCommand.class,
             CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
