@@ -72,9 +72,9 @@ class CompatibilityTest {
     @Test
     void unknownSchedulerNamesListTheValidOnes() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> Schedulers.byName("lms", SchedulerConfig.builder().build(), 0));
-        assertTrue(e.getMessage().equals("unknown scheduler 'lms'; valid: ddpm, ddim, euler, euler-a, heun, dpmsolver++, "
-                + "sde-dpmsolver++, adaptive"), e.getMessage());
+                () -> Schedulers.byName("ipndm", SchedulerConfig.builder().build(), 0));
+        assertTrue(e.getMessage().equals("unknown scheduler 'ipndm'; valid: ddpm, ddim, euler, euler-a, heun, "
+                + "dpmsolver++, sde-dpmsolver++, adaptive, unipc, pndm, lms"), e.getMessage());
         for (String name : Schedulers.NAMES) {
             assertTrue(Schedulers.byName(name, SchedulerConfig.builder().build(), 0).name().equals(name), name);
         }
