@@ -81,6 +81,14 @@ CASES = [
     ("digits_lms20", "digits", "LMSDiscreteScheduler", {}, 20),
     ("toy2d_lms10_karras", "toy2d", "LMSDiscreteScheduler", {"use_karras_sigmas": True}, 10),
     ("digits_lms15_linspace", "digits", "LMSDiscreteScheduler", {"timestep_spacing": "linspace"}, 15),
+    # DEIS
+    ("toy2d_deis10", "toy2d", "DEISMultistepScheduler", {}, 10),
+    ("digits_deis20", "digits", "DEISMultistepScheduler", {}, 20),
+    ("digits_v_deis_o3_12", "digits-v", "DEISMultistepScheduler", {"solver_order": 3}, 12),
+    ("digits_deis_o3_karras10", "digits", "DEISMultistepScheduler",
+     {"solver_order": 3, "use_karras_sigmas": True, "timestep_spacing": "linspace"}, 10),
+    ("digits_deis_thres16", "digits", "DEISMultistepScheduler",
+     {"thresholding": True, "dynamic_thresholding_ratio": 0.9, "sample_max_value": 1.2, "timestep_spacing": "trailing"}, 16),
 ]
 
 

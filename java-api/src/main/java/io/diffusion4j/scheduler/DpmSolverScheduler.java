@@ -63,7 +63,7 @@ public final class DpmSolverScheduler implements Scheduler {
         if (!finalSigmas.equals("zero") && !finalSigmas.equals("sigma_min")) {
             throw new IllegalArgumentException("final_sigmas_type must be zero or sigma_min, got '" + finalSigmas + "'");
         }
-        this.spacing = VpSchedule.spacing(config, true);
+        this.spacing = VpSchedule.spacing(config, true, CLASS_NAME);
         this.lambdaMinClipped = config.extraDouble("lambda_min_clipped", Double.NEGATIVE_INFINITY);
         this.heun = solverType.equals("heun");
         this.learnedVariance = config.varianceType() == VarianceType.LEARNED

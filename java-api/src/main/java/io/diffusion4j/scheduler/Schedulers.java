@@ -11,7 +11,7 @@ import java.util.Locale;
 public final class Schedulers {
     /** The names {@link #byName} accepts. */
     public static final List<String> NAMES = List.of("ddpm", "ddim", "euler", "euler-a", "heun", "dpmsolver++",
-            "sde-dpmsolver++", "adaptive", "unipc", "pndm", "lms");
+            "sde-dpmsolver++", "adaptive", "unipc", "pndm", "lms", "deis");
 
     private Schedulers() {
     }
@@ -40,6 +40,8 @@ public final class Schedulers {
                 return new PndmScheduler(config);
             case LmsScheduler.CLASS_NAME:
                 return new LmsScheduler(config);
+            case DeisScheduler.CLASS_NAME:
+                return new DeisScheduler(config);
             default:
                 throw new IllegalArgumentException("scheduler_config.json _class_name '" + cls + "' is not supported; "
                         + "choose a scheduler with one of: " + String.join(", ", NAMES));
@@ -65,6 +67,7 @@ public final class Schedulers {
             case UniPcScheduler.CLASS_NAME -> "unipc";
             case PndmScheduler.CLASS_NAME -> "pndm";
             case LmsScheduler.CLASS_NAME -> "lms";
+            case DeisScheduler.CLASS_NAME -> "deis";
             default -> cls;
         };
     }
@@ -100,6 +103,8 @@ public final class Schedulers {
                 return new PndmScheduler(config.withClassName(PndmScheduler.CLASS_NAME));
             case "lms":
                 return new LmsScheduler(config.withClassName(LmsScheduler.CLASS_NAME));
+            case "deis":
+                return new DeisScheduler(config.withClassName(DeisScheduler.CLASS_NAME));
             default:
                 throw new IllegalArgumentException("unknown scheduler '" + name + "'; valid: " + String.join(", ", NAMES));
         }

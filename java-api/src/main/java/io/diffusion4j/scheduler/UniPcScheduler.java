@@ -52,7 +52,7 @@ public final class UniPcScheduler implements Scheduler {
             throw new IllegalArgumentException("final_sigmas_type must be zero or sigma_min, got '" + finalSigmas + "'");
         }
         this.finalSigmaMin = finalSigmas.equals("sigma_min");
-        this.spacing = VpSchedule.spacing(config, false);
+        this.spacing = VpSchedule.spacing(config, false, CLASS_NAME);
         this.predictX0 = config.extraBoolean("predict_x0", true);
         this.lowerOrderFinal = config.extraBoolean("lower_order_final", true);
         this.disableCorrector = new HashSet<>();

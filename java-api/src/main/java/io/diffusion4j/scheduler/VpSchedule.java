@@ -25,7 +25,7 @@ final class VpSchedule {
     }
 
     /** The sigma spacing a config selects ({@code use_karras_sigmas}, {@code use_lu_lambdas}), refusing conflicts. */
-    static SigmaSpacing spacing(SchedulerConfig config, boolean luAllowed) {
+    static SigmaSpacing spacing(SchedulerConfig config, boolean luAllowed, String className) {
         boolean karras = config.extraBoolean("use_karras_sigmas", false);
         boolean lu = config.extraBoolean("use_lu_lambdas", false);
         for (String key : new String[] {"use_exponential_sigmas", "use_beta_sigmas", "use_flow_sigmas",
@@ -35,7 +35,7 @@ final class VpSchedule {
             }
         }
         if (lu && !luAllowed) {
-            throw new IllegalArgumentException("use_lu_lambdas is not a key of " + config.className()
+            throw new IllegalArgumentException("use_lu_lambdas is not a key of " + className
                     + "; use use_karras_sigmas or the default");
         }
         if (karras && lu) {
