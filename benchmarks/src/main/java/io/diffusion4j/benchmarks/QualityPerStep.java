@@ -73,6 +73,9 @@ public final class QualityPerStep {
         all.add(new Sampler("PNDM-20", "pndm", 20, Map.of()));
         all.add(new Sampler("PNDM (PLMS only)-20", "pndm", 20, Map.of("skip_prk_steps", true)));
         all.add(new Sampler("LMS-20", "lms", 20, Map.of()));
+        for (int n : new int[] {10, 20}) {
+            all.add(new Sampler("DEIS-" + n, "deis", n, Map.of()));
+        }
         all.add(new Sampler("adaptive rtol 0.05", "adaptive", 1, Map.of("rtol", 0.05)));
         all.add(new Sampler("adaptive rtol 0.01", "adaptive", 1, Map.of("rtol", 0.01)));
         return all;
