@@ -340,11 +340,13 @@ def sde_dpmpp_2m(model, cfg, spec, steps, seed, batch, labels):
 
 
 def dpmpp_2m_karras(model, cfg, spec, steps, seed, batch, labels):
-    """DPM-Solver++(2M) on Karras sigmas over the full train range; int timesteps rint(sigma_to_t(sigma)),
+    """DPM-Solver++(2M) on Karras sigmas over the full train range; int timesteps rint(sigma_to_t(sigma)) (for the
+    cosine schedule truncated, as diffusers' DPMSolverMultistepScheduler keeps them fractional and casts to int64),
     exact Karras sigmas in the update."""
     all_sigmas = train_sigmas(cfg)
     ks = karras(float(all_sigmas[0]), float(all_sigmas[-1]), steps)
-    timesteps = np.array([np.rint(sigma_to_t(float(s), all_sigmas)) for s in ks]).astype(np.int64)
+    to_int = np.trunc if cfg["beta_schedule"] == "squaredcos_cap_v2" else np.rint
+    timesteps = np.array([to_int(sigma_to_t(float(s), all_sigmas)) for s in ks]).astype(np.int64)
     sigmas = np.concatenate([ks, [0.0]])
     return dpm_multistep(model, cfg, spec, seed, batch, labels, timesteps, sigmas, 2)
 

@@ -52,6 +52,11 @@ public final class BenchmarkSuite {
             new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(out.toFile(), all);
             return;
         }
+        if (Arrays.asList(args).contains("--schedulers-only")) {
+            all.put("scheduler_overhead", schedulerOverhead(quick));
+            new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(out.toFile(), all);
+            return;
+        }
         List<Map<String, Object>> overhead = new ArrayList<>();
         Object[][] configs = {
             {"toy2d", "ddim", 50, 1}, {"toy2d", "ddim", 50, 256}, {"toy2d", "ddpm", 1000, 1}, {"toy2d", "ddpm", 1000, 256},
@@ -88,6 +93,7 @@ public final class BenchmarkSuite {
             overhead.add(row);
         }
         all.put("sampling_overhead", overhead);
+        all.put("scheduler_overhead", schedulerOverhead(quick));
         all.put("concurrency", concurrency(quick));
         all.put("memory", memory(quick ? 2_000 : 20_000));
         all.put("training", training(quick));
@@ -111,6 +117,31 @@ public final class BenchmarkSuite {
 
     /** The Python baseline for one configuration, or null when python3-torch is missing. */
     @SuppressWarnings("unchecked")
+    /**
+     * Step overhead of every fixed-step scheduler, 20 steps on toy2d batch 1 (where the scheduler's share is largest)
+     * and digits batch 16: the multistep solvers' history and coefficient handling, row by row.
+     */
+    static List<Map<String, Object>> schedulerOverhead(boolean quick) throws Exception {
+        List<Map<String, Object>> rows = new ArrayList<>();
+        for (String model : new String[] {"toy2d", "digits"}) {
+            int batch = model.equals("toy2d") ? 1 : 16;
+            for (String sched : io.diffusion4j.scheduler.Schedulers.NAMES) {
+                if (sched.equals("adaptive")) {
+                    continue; // picks its own steps: not a per-step figure
+                }
+                int steps = quick ? 5 : 20;
+                int repeats = quick ? 2 : (model.equals("toy2d") ? 30 : 10);
+                SamplingOverhead.Result r = SamplingOverhead.measure(model, sched, steps, batch, repeats, quick ? 1 : 5,
+                        Device.CPU);
+                rows.add(r.toMap());
+                System.out.printf("%-7s %-16s %3d steps batch %3d: forward %8.2f ms, sampling %8.2f ms, ratio %.4f, "
+                        + "%.1f us/step%n", model, sched, steps, batch, r.forwardOnlyMs(), r.samplingMs(),
+                        r.overheadRatio(), r.overheadUsPerStep());
+            }
+        }
+        return rows;
+    }
+
     static Map<String, Object> python(String model, String sched, int steps, int batch, int repeats, int warmup,
                                       int threads) {
         File py = new File("/usr/bin/python3");

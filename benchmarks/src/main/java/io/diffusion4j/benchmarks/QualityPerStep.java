@@ -67,6 +67,15 @@ public final class QualityPerStep {
         for (int n : new int[] {10, 20}) {
             all.add(new Sampler("Heun-" + n, "heun", n, Map.of()));
         }
+        for (int n : new int[] {10, 20}) {
+            all.add(new Sampler("UniPC-" + n, "unipc", n, Map.of()));
+        }
+        all.add(new Sampler("PNDM-20", "pndm", 20, Map.of()));
+        all.add(new Sampler("PNDM (PLMS only)-20", "pndm", 20, Map.of("skip_prk_steps", true)));
+        all.add(new Sampler("LMS-20", "lms", 20, Map.of()));
+        for (int n : new int[] {10, 20}) {
+            all.add(new Sampler("DEIS-" + n, "deis", n, Map.of()));
+        }
         all.add(new Sampler("adaptive rtol 0.05", "adaptive", 1, Map.of("rtol", 0.05)));
         all.add(new Sampler("adaptive rtol 0.01", "adaptive", 1, Map.of("rtol", 0.01)));
         return all;
@@ -75,12 +84,19 @@ public final class QualityPerStep {
     public static void main(String[] args) throws Exception {
         Path out = Path.of(args.length > 0 ? args[0] : "benchmarks/results/quality.json");
         boolean quick = List.of(args).contains("--quick");
-        Map<String, Object> result = run(quick);
+        // --only=UniPC,PNDM: just the samplers whose label starts with one of these
+        List<String> only = List.of(args).stream().filter(a -> a.startsWith("--only="))
+                .flatMap(a -> List.of(a.substring(7).split(",")).stream()).toList();
+        Map<String, Object> result = run(quick, only);
         new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(out.toFile(), result);
         System.out.println("wrote " + out);
     }
 
     static Map<String, Object> run(boolean quick) throws Exception {
+        return run(quick, List.of());
+    }
+
+    static Map<String, Object> run(boolean quick, List<String> only) throws Exception {
         JsonNode quality;
         try (InputStream in = QualityPerStep.class.getClassLoader()
                 .getResourceAsStream("io/diffusion4j/reference/quality.json")) {
@@ -104,6 +120,9 @@ public final class QualityPerStep {
                 labels[i] = i * 10 / digitsN;
             }
             for (Sampler s : samplers(quick)) {
+                if (!only.isEmpty() && only.stream().noneMatch(s.label()::startsWith)) {
+                    continue;
+                }
                 Map<String, Object> row = new LinkedHashMap<>();
                 row.put("sampler", s.label());
                 row.put("scheduler", s.scheduler());

@@ -101,11 +101,15 @@ public final class SamplingOverhead {
                     full[r] = p;
                 }
             }
+            int evaluations;
+            try (SamplingPlan plan = s.plan(steps)) {
+                evaluations = plan.steps();
+            }
             double fm = median(floor);
             double pm = median(full);
             return new Result(model, scheduler, steps, batch, repeats, Torch.threads(), device.toString(),
                     sharedNoise ? "shared" : "per-sample", fm,
-                    min(floor), max(floor), pm, min(full), max(full), pm / fm, (pm - fm) * 1000 / steps);
+                    min(floor), max(floor), pm, min(full), max(full), pm / fm, (pm - fm) * 1000 / evaluations);
         }
     }
 
@@ -115,12 +119,13 @@ public final class SamplingOverhead {
              SamplingPlan plan = s.plan(steps)) {
             Tensor x = Tensor.zeros(DType.FLOAT32, d.device(), shape);
             Tensor labels = d.isConditional() ? Tensor.full(0, DType.INT64, d.device(), batch) : null;
-            Tensor[] ts = new Tensor[steps];
-            for (int i = 0; i < steps; i++) {
+            int evaluations = plan.steps(); // Heun and PNDM's warm-up evaluate the model more than once per step
+            Tensor[] ts = new Tensor[evaluations];
+            for (int i = 0; i < evaluations; i++) {
                 ts[i] = Tensor.full(plan.modelTimestep(i), d.timestepDType(), d.device(), batch);
             }
             long t0 = System.nanoTime();
-            for (int i = 0; i < steps; i++) {
+            for (int i = 0; i < evaluations; i++) {
                 try (NativeScope step = new NativeScope()) {
                     d.predict(x, ts[i], labels);
                 }

@@ -168,15 +168,15 @@ final class Generation {
             if (o.order < 1 || o.order > 3) {
                 throw new UsageException("--order must be 1, 2 or 3, got " + o.order);
             }
-            if (!name.contains("dpm")) {
-                throw new UsageException("--order applies to dpmsolver++ and sde-dpmsolver++, not " + name);
+            if (!name.contains("dpm") && !name.equals("unipc")) {
+                throw new UsageException("--order applies to dpmsolver++, sde-dpmsolver++ and unipc, not " + name);
             }
             b.putExtra("solver_order", o.order);
         }
         if (o.karras) {
-            if (!List.of("euler", "euler-a", "heun", "dpmsolver++", "sde-dpmsolver++").contains(name)) {
-                throw new UsageException("--karras applies to euler, euler-a, heun, dpmsolver++ and sde-dpmsolver++, "
-                        + "not " + name);
+            if (!List.of("euler", "euler-a", "heun", "dpmsolver++", "sde-dpmsolver++", "unipc", "lms").contains(name)) {
+                throw new UsageException("--karras applies to euler, euler-a, heun, dpmsolver++, sde-dpmsolver++, unipc "
+                        + "and lms, not " + name);
             }
             b.putExtra("use_karras_sigmas", true);
         }

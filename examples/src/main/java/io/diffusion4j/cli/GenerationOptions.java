@@ -24,8 +24,8 @@ final class GenerationOptions {
     String valueRange;
 
     @Option(names = "--scheduler", paramLabel = "NAME",
-            description = "ddpm, ddim, euler, euler-a, heun, dpmsolver++, sde-dpmsolver++ or adaptive "
-                    + "(default: the config's _class_name).")
+            description = "ddpm, ddim, euler, euler-a, heun, dpmsolver++, sde-dpmsolver++, adaptive, unipc, pndm, lms or "
+                    + "deis (default: the config's _class_name).")
     String scheduler;
 
     @Option(names = "--steps", paramLabel = "N",
@@ -33,11 +33,12 @@ final class GenerationOptions {
                     + "the adaptive solver picks its own).")
     Integer steps;
 
-    @Option(names = "--order", paramLabel = "K", description = "DPM-Solver++ order: 1, 2 or 3 (default: the config's "
+    @Option(names = "--order", paramLabel = "K", description = "DPM-Solver++ or UniPC order: 1, 2 or 3 (default: the config's "
             + "solver_order, else 2).")
     Integer order;
 
-    @Option(names = "--karras", description = "Karras et al.'s sigma schedule (euler, euler-a, heun, dpmsolver++).")
+    @Option(names = "--karras", description = "Karras et al.'s sigma schedule (euler, euler-a, heun, dpmsolver++, unipc, "
+            + "lms).")
     boolean karras;
 
     @Option(names = "--rtol", paramLabel = "R", description = "Relative tolerance of the adaptive solver (default 0.05).")

@@ -243,6 +243,18 @@ class CommandsTest {
         r = runOk("sample", "--model", "toy2d", "--scheduler", "dpmsolver++", "--order", "3", "--steps", "6",
                 "--save-tensor", d.toString());
         assertTrue(r.out().contains("6 dpmsolver++ steps"), r.out());
+
+        for (String[] args : new String[][] {{"unipc", "--order", "3", "--karras"}, {"pndm"}, {"lms", "--karras"}}) {
+            Path u = tmp.resolve(args[0] + ".pt");
+            String[] cmd = {"sample", "--model", "toy2d", "--steps", "6", "--save-tensor", u.toString(), "--scheduler"};
+            String[] all = Arrays.copyOf(cmd, cmd.length + args.length);
+            System.arraycopy(args, 0, all, cmd.length, args.length);
+            r = runOk(all);
+            assertTrue(r.out().contains("6 " + args[0] + " steps"), r.out());
+            assertTrue(Float.isFinite(readTensor(u, 1, 2)[1]));
+        }
+        assertUsageError(run("sample", "--model", "toy2d", "--scheduler", "pndm", "--karras"), "--karras", "pndm");
+        assertUsageError(run("sample", "--model", "toy2d", "--scheduler", "pndm", "--order", "2"), "--order", "pndm");
     }
 
     // ---- img2img and inpaint -----------------------------------------------------------------------------
@@ -332,8 +344,9 @@ class CommandsTest {
                 Arguments.of(new String[] {"--model", "digits", "--eta", "-1"}, new String[] {"--eta", "-1"}),
                 Arguments.of(new String[] {"--model", "digits", "--class", "12"}, new String[] {"class 12", "0..9"}),
                 Arguments.of(new String[] {"--model", "toy2d", "--guidance", "3"}, new String[] {"guidance", "unconditional"}),
-                Arguments.of(new String[] {"--model", "digits", "--scheduler", "lms"},
-                        new String[] {"lms", "ddpm", "ddim", "euler", "heun", "dpmsolver++", "adaptive"}),
+                Arguments.of(new String[] {"--model", "digits", "--scheduler", "ipndm"},
+                        new String[] {"ipndm", "ddpm", "ddim", "euler", "heun", "dpmsolver++", "adaptive", "unipc",
+                                "pndm", "lms", "deis"}),
                 Arguments.of(new String[] {"--model", "digits", "--scheduler", "dpmsolver++", "--order", "4"},
                         new String[] {"--order", "1, 2 or 3", "4"}),
                 Arguments.of(new String[] {"--model", "digits", "--scheduler", "ddim", "--order", "2"},

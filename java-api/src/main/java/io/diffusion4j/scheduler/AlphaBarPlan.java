@@ -207,7 +207,7 @@ abstract class AlphaBarPlan implements SamplingPlan {
             next = Tensor.linearCombination(sample, fx[i], m, fm[i]);
         } else {
             Tensor x0 = Tensor.linearCombination(sample, px[i], m, po[i]);
-            x0 = config.thresholding() ? threshold(x0) : x0.clampInPlace(clipMin, clipMax);
+            x0 = config.thresholding() ? DynamicThresholding.apply(x0, config) : x0.clampInPlace(clipMin, clipMax);
             next = Tensor.linearCombination(x0, c0[i], sample, cx[i]);
             if (cm[i].value() != 0) {
                 next.addInPlace(m, cm[i]); // next is this step's own fresh tensor
@@ -234,16 +234,6 @@ abstract class AlphaBarPlan implements SamplingPlan {
     /** Per-element standard deviation from a predicted variance (learned variance types). */
     protected Tensor learnedSigma(int i, Tensor predictedVariance) {
         throw new UnsupportedOperationException();
-    }
-
-    /** Dynamic thresholding (Saharia et al. 2022), as diffusers' {@code _threshold_sample}. */
-    private Tensor threshold(Tensor x0) {
-        long[] shape = x0.shape();
-        long b = shape[0];
-        Tensor flat = x0.reshape(b, -1);
-        Tensor s = flat.abs().quantile(config.dynamicThresholdingRatio(), 1, false)
-                .clamp(1.0, config.sampleMaxValue()).unsqueeze(1);
-        return flat.clamp(s.neg(), s).div(s).reshape(shape);
     }
 
     @Override

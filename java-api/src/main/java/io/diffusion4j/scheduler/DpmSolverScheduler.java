@@ -8,16 +8,18 @@ import java.util.List;
 
 /**
  * DPM-Solver++ multistep (Lu et al. 2022, "DPM-Solver++": data prediction, orders 1 to 3, the second order in the
- * midpoint form) and its SDE variant {@code sde-dpmsolver++} (orders 1 and 2), with diffusers'
+ * midpoint or Heun form) and its SDE variant {@code sde-dpmsolver++} (orders 1 and 2), with diffusers'
  * {@code DPMSolverMultistepScheduler} semantics and config keys: {@code solver_order}, {@code algorithm_type},
- * {@code lower_order_final}, {@code euler_at_final}, {@code use_karras_sigmas}, {@code final_sigmas_type}
- * ({@code zero} or {@code sigma_min}), leading/linspace spacing over {@code N + 1} points (the last dropped) and
- * trailing spacing. The sample is variance preserving, {@code x_t = alpha_t x0 + sigma_t eps} with
+ * {@code solver_type}, {@code lower_order_final}, {@code euler_at_final}, {@code use_karras_sigmas},
+ * {@code use_lu_lambdas} (uniform in log-SNR, Lu et al. 2022), {@code final_sigmas_type} ({@code zero} or
+ * {@code sigma_min}), {@code lambda_min_clipped}, {@code thresholding} (dynamic thresholding of each data
+ * prediction), {@code variance_type} learned/learned_range (the mean half of the output is used), leading/linspace
+ * spacing over {@code N + 1} points (the last dropped) and trailing spacing. The sample is variance preserving, {@code x_t = alpha_t x0 + sigma_t eps} with
  * {@code alpha_t = 1/sqrt(s^2+1)}, {@code sigma_t = s alpha_t} for the discrete-time {@code s = sqrt((1-ab)/ab)}; the
  * model sees it unscaled. With Karras sigmas the schedule spans the whole train range and the model gets the
- * rounded timesteps of those sigmas. Every step of the SDE variant draws noise. Not supported: dynamic
- * thresholding, {@code dpmsolver}/{@code sde-dpmsolver} (noise prediction), the third order of the SDE variant,
- * Lu lambdas.
+ * rounded timesteps of those sigmas. Every step of the SDE variant draws noise. Not supported (refused by
+ * key): {@code dpmsolver}/{@code sde-dpmsolver} (noise prediction), the third order of the SDE variant, exponential,
+ * beta and flow sigmas.
  */
 public final class DpmSolverScheduler implements Scheduler {
     public static final String CLASS_NAME = "DPMSolverMultistepScheduler";
@@ -30,8 +32,11 @@ public final class DpmSolverScheduler implements Scheduler {
     private final boolean sde;
     private final boolean lowerOrderFinal;
     private final boolean eulerAtFinal;
-    private final boolean karras;
     private final boolean finalSigmaMin;
+    private final VpSchedule.SigmaSpacing spacing;
+    private final double lambdaMinClipped;
+    private final boolean heun;
+    private final boolean learnedVariance;
 
     public DpmSolverScheduler(SchedulerConfig config) {
         this(config, config.extraInt("solver_order", 2));
@@ -51,28 +56,22 @@ public final class DpmSolverScheduler implements Scheduler {
             throw new IllegalArgumentException("sde-dpmsolver++ supports solver_order 1 or 2, got 3");
         }
         String solverType = config.extraString("solver_type", "midpoint");
-        if (!solverType.equals("midpoint")) {
-            throw new IllegalArgumentException("solver_type '" + solverType + "' is not supported; use midpoint");
+        if (!solverType.equals("midpoint") && !solverType.equals("heun")) {
+            throw new IllegalArgumentException("solver_type '" + solverType + "' is not supported; use midpoint or heun");
         }
         String finalSigmas = config.extraString("final_sigmas_type", "zero");
         if (!finalSigmas.equals("zero") && !finalSigmas.equals("sigma_min")) {
             throw new IllegalArgumentException("final_sigmas_type must be zero or sigma_min, got '" + finalSigmas + "'");
         }
-        if (config.extraBoolean("use_lu_lambdas", false)) {
-            throw new IllegalArgumentException("use_lu_lambdas is not supported; use use_karras_sigmas or the default");
-        }
-        double lambdaMinClipped = config.extraDouble("lambda_min_clipped", Double.NEGATIVE_INFINITY);
-        if (lambdaMinClipped != Double.NEGATIVE_INFINITY) {
-            throw new IllegalArgumentException("lambda_min_clipped " + lambdaMinClipped + " is not supported; remove it");
-        }
-        if (config.thresholding()) {
-            throw new IllegalArgumentException("thresholding is not supported by dpmsolver++; use ddpm or ddim");
-        }
+        this.spacing = VpSchedule.spacing(config, true, CLASS_NAME);
+        this.lambdaMinClipped = config.extraDouble("lambda_min_clipped", Double.NEGATIVE_INFINITY);
+        this.heun = solverType.equals("heun");
+        this.learnedVariance = config.varianceType() == VarianceType.LEARNED
+                || config.varianceType() == VarianceType.LEARNED_RANGE;
         this.config = config;
         this.order = order;
         this.lowerOrderFinal = config.extraBoolean("lower_order_final", true);
         this.eulerAtFinal = config.extraBoolean("euler_at_final", false);
-        this.karras = config.extraBoolean("use_karras_sigmas", false);
         this.finalSigmaMin = finalSigmas.equals("sigma_min");
         this.sigmas = new Sigmas(config);
     }
@@ -104,44 +103,35 @@ public final class DpmSolverScheduler implements Scheduler {
 
     @Override
     public SamplingPlan plan(int n) {
-        int t = config.numTrainTimesteps();
-        if (n < 1 || n > t) {
-            throw new IllegalArgumentException("steps must be between 1 and num_train_timesteps (" + t + "), got " + n);
-        }
-        long[] ts = new long[n];
-        double[] s = new double[n + 1];
-        if (karras) {
-            double[] k = Sigmas.karras(config.extraDouble("sigma_min", sigmas.min()),
-                    config.extraDouble("sigma_max", sigmas.max()), n);
-            for (int i = 0; i < n; i++) {
-                s[i] = k[i];
-                ts[i] = (long) Math.rint(sigmas.toTimestep(k[i]));
-            }
-        } else {
-            switch (config.timestepSpacing()) {
-                case LEADING -> {
-                    long ratio = t / (n + 1);
-                    for (int i = 0; i < n; i++) {
-                        ts[i] = (long) (n - i) * ratio + config.stepsOffset(); // arange(n+1)*ratio reversed, last dropped
-                    }
-                }
-                case LINSPACE -> {
-                    for (int i = 0; i < n; i++) {
-                        ts[i] = (long) Math.rint((t - 1) * (double) (n - i) / n);
-                    }
-                }
-                default -> ts = Timesteps.of(TimestepSpacing.TRAILING, t, n, 0);
-            }
-            for (int i = 0; i < n; i++) {
-                if (ts[i] < 0 || ts[i] >= t) {
-                    throw new IllegalArgumentException("timestep " + ts[i] + " is outside 0.." + (t - 1)
-                            + " (steps_offset " + config.stepsOffset() + ")");
-                }
-                s[i] = sigmas.at((int) ts[i]);
-            }
-        }
+        boolean cosine = config.trainedBetas() == null
+                && config.betaSchedule() == io.diffusion4j.schedule.BetaSchedule.SQUAREDCOS_CAP_V2;
+        // diffusers keeps the cosine schedule's sigma-space timesteps fractional, then truncates them to int64
+        VpSchedule.Grid grid = VpSchedule.grid(config, sigmas, n, spacing, lastTimestep(), !cosine);
+        double[] s = java.util.Arrays.copyOf(grid.sigmas(), n + 1);
         s[n] = finalSigmaMin ? sigmas.min() : 0;
-        return new Plan(ts, s);
+        return new Plan(grid.timesteps(), s);
+    }
+
+    /**
+     * One past the largest timestep the spacing uses: {@code lambda_min_clipped} drops the timesteps whose half
+     * log-SNR {@code log(sqrt(ab)) - log(sqrt(1 - ab))} is below it (critical for the cosine schedule).
+     */
+    private int lastTimestep() {
+        int t = config.numTrainTimesteps();
+        if (lambdaMinClipped == Double.NEGATIVE_INFINITY) {
+            return t;
+        }
+        double[] ab = config.noiseSchedule().alphasCumprod();
+        int clipped = 0;
+        for (double a : ab) {
+            if (0.5 * Math.log(a) - 0.5 * Math.log(1 - a) < lambdaMinClipped) {
+                clipped++;
+            }
+        }
+        if (clipped >= t) {
+            throw new IllegalArgumentException("lambda_min_clipped " + lambdaMinClipped + " clips every timestep");
+        }
+        return t - clipped;
     }
 
     /** The order of step {@code i} of {@code n}, as diffusers lowers it at the start and the end. */
@@ -220,6 +210,10 @@ public final class DpmSolverScheduler implements Scheduler {
                 cn[i] = own(st * Math.sqrt(1 - Math.exp(-2 * h)));
                 if (o == 1) {
                     c0[i] = own(e);
+                } else if (heun) { // D1 = (m0 - m1) / r0, weight alpha_t ((1 - e^-2h) / (-2h) + 1)
+                    double g = at * ((1 - Math.exp(-2 * h)) / (-2 * h) + 1);
+                    c0[i] = own(e + g / r0);
+                    c1[i] = own(-g / r0);
                 } else { // D1 = (m0 - m1) / r0
                     c0[i] = own(e * (1 + 0.5 / r0));
                     c1[i] = own(-0.5 * e / r0);
@@ -230,6 +224,10 @@ public final class DpmSolverScheduler implements Scheduler {
             cx[i] = own(st / ss);
             if (o == 1) {
                 c0[i] = own(-a);
+            } else if (o == 2 && heun) { // + alpha_t ((e^-h - 1) / h + 1) D1
+                double b = at * ((Math.exp(-h) - 1.0) / h + 1.0);
+                c0[i] = own(-a + b / r0);
+                c1[i] = own(-b / r0);
             } else if (o == 2) {
                 c0[i] = own(-a * (1 + 0.5 / r0));
                 c1[i] = own(0.5 * a / r0);
@@ -303,7 +301,13 @@ public final class DpmSolverScheduler implements Scheduler {
 
             @Override
             public Tensor step(int i, Tensor m, Tensor x, Tensor noise) {
+                if (learnedVariance) {
+                    m = m.narrow(1, 0, x.size(1)); // the mean half of a learned-variance output
+                }
                 Tensor x0 = Tensor.linearCombination(x, px[i], m, po[i]);
+                if (config.thresholding()) {
+                    x0 = DynamicThresholding.apply(x0, config);
+                }
                 Tensor next;
                 if (returnsX0[i]) {
                     next = x0.copy();

@@ -4,10 +4,7 @@ import io.diffusion4j.schedule.BetaSchedule;
 import io.diffusion4j.schedule.NoiseSchedule;
 
 import java.io.IOException;
-import java.math.BigDecimal;
-import java.math.BigInteger;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -80,37 +77,7 @@ public final class SchedulerConfig {
     }
 
     private void validate() {
-        if (numTrainTimesteps < 1) {
-            throw new IllegalArgumentException("num_train_timesteps must be >= 1, got " + numTrainTimesteps);
-        }
-        if (trainedBetas == null) {
-            if (!(betaStart > 0 && betaStart < betaEnd && betaEnd < 1)) {
-                throw new IllegalArgumentException("beta_start and beta_end must satisfy 0 < beta_start < beta_end < 1, got beta_start "
-                        + betaStart + ", beta_end " + betaEnd);
-            }
-        } else {
-            if (trainedBetas.length != numTrainTimesteps) {
-                throw new IllegalArgumentException("trained_betas must have num_train_timesteps (" + numTrainTimesteps
-                        + ") values, got " + trainedBetas.length);
-            }
-            for (int i = 0; i < trainedBetas.length; i++) {
-                if (!(trainedBetas[i] > 0 && trainedBetas[i] < 1)) {
-                    throw new IllegalArgumentException("trained_betas[" + i + "] must be in (0, 1), got " + trainedBetas[i]);
-                }
-            }
-        }
-        if (!(clipSampleRange > 0)) {
-            throw new IllegalArgumentException("clip_sample_range must be > 0, got " + clipSampleRange);
-        }
-        if (!(dynamicThresholdingRatio > 0 && dynamicThresholdingRatio <= 1)) {
-            throw new IllegalArgumentException("dynamic_thresholding_ratio must be in (0, 1], got " + dynamicThresholdingRatio);
-        }
-        if (!(sampleMaxValue > 0)) {
-            throw new IllegalArgumentException("sample_max_value must be > 0, got " + sampleMaxValue);
-        }
-        if (stepsOffset < 0) {
-            throw new IllegalArgumentException("steps_offset must be >= 0, got " + stepsOffset);
-        }
+        SchedulerConfigValidation.validate(this, trainedBetas);
     }
 
     /** A builder holding diffusers' defaults (a {@code DDPMScheduler} with no class name). */
@@ -267,17 +234,7 @@ public final class SchedulerConfig {
      * @throws IllegalArgumentException if the value is not an integer that fits an int
      */
     public int extraInt(String key, int defaultValue) {
-        Object v = extra.get(key);
-        if (v == null) {
-            return defaultValue;
-        }
-        if (v instanceof Integer i) {
-            return i;
-        }
-        if (v instanceof Double d && d == Math.rint(d) && Math.abs(d) <= Integer.MAX_VALUE) {
-            return (int) (double) d;
-        }
-        throw new IllegalArgumentException(key + " must be an integer, got " + describe(v));
+        return ExtraValues.asInt(key, extra.get(key), defaultValue);
     }
 
     /**
@@ -286,14 +243,7 @@ public final class SchedulerConfig {
      * @throws IllegalArgumentException if the value is not a number
      */
     public double extraDouble(String key, double defaultValue) {
-        Object v = extra.get(key);
-        if (v == null) {
-            return defaultValue;
-        }
-        if (v instanceof Number n) {
-            return n.doubleValue();
-        }
-        throw new IllegalArgumentException(key + " must be a number, got " + describe(v));
+        return ExtraValues.asDouble(key, extra.get(key), defaultValue);
     }
 
     /**
@@ -302,14 +252,7 @@ public final class SchedulerConfig {
      * @throws IllegalArgumentException if the value is not true or false
      */
     public boolean extraBoolean(String key, boolean defaultValue) {
-        Object v = extra.get(key);
-        if (v == null) {
-            return defaultValue;
-        }
-        if (v instanceof Boolean b) {
-            return b;
-        }
-        throw new IllegalArgumentException(key + " must be true or false, got " + describe(v));
+        return ExtraValues.asBoolean(key, extra.get(key), defaultValue);
     }
 
     /**
@@ -318,18 +261,7 @@ public final class SchedulerConfig {
      * @throws IllegalArgumentException if the value is not a string
      */
     public String extraString(String key, String defaultValue) {
-        Object v = extra.get(key);
-        if (v == null) {
-            return defaultValue;
-        }
-        if (v instanceof String s) {
-            return s;
-        }
-        throw new IllegalArgumentException(key + " must be a string, got " + describe(v));
-    }
-
-    private static String describe(Object v) {
-        return v instanceof String s ? "\"" + s + "\"" : String.valueOf(v);
+        return ExtraValues.asString(key, extra.get(key), defaultValue);
     }
 
     // ---- convenience copies ----
@@ -410,48 +342,9 @@ public final class SchedulerConfig {
                 + ", extra=" + extra + "}";
     }
 
-    /**
-     * Normalizes an extra value to the JSON-shaped types {@link #extra()} documents, copying lists and
-     * maps into unmodifiable ones.
-     */
+    /** See {@link ExtraValues#normalize}. */
     static Object normalizeExtra(String key, Object v) {
-        if (v == null || v instanceof String || v instanceof Boolean || v instanceof Double) {
-            return v;
-        }
-        if (v instanceof Integer || v instanceof Short || v instanceof Byte) {
-            return ((Number) v).intValue();
-        }
-        if (v instanceof Long l) {
-            return l == l.intValue() ? (Object) l.intValue() : l;
-        }
-        if (v instanceof BigInteger big) {
-            if (big.bitLength() < 64) {
-                return normalizeExtra(key, big.longValue());
-            }
-            return big.doubleValue();
-        }
-        if (v instanceof Float || v instanceof BigDecimal) {
-            return ((Number) v).doubleValue();
-        }
-        if (v instanceof List<?> list) {
-            List<Object> out = new ArrayList<>(list.size());
-            for (Object item : list) {
-                out.add(normalizeExtra(key, item));
-            }
-            return Collections.unmodifiableList(out);
-        }
-        if (v instanceof Map<?, ?> map) {
-            Map<String, Object> out = new LinkedHashMap<>();
-            for (Map.Entry<?, ?> e : map.entrySet()) {
-                if (!(e.getKey() instanceof String k)) {
-                    throw new IllegalArgumentException(key + ": map keys must be strings, got " + e.getKey());
-                }
-                out.put(k, normalizeExtra(key, e.getValue()));
-            }
-            return Collections.unmodifiableMap(out);
-        }
-        throw new IllegalArgumentException(key + ": unsupported value type " + v.getClass().getName()
-                + "; expected null, String, Boolean, a number, List or Map");
+        return ExtraValues.normalize(key, v);
     }
 
     /** A mutable builder; starts from diffusers' defaults. */

@@ -11,7 +11,7 @@ import java.util.Locale;
 public final class Schedulers {
     /** The names {@link #byName} accepts. */
     public static final List<String> NAMES = List.of("ddpm", "ddim", "euler", "euler-a", "heun", "dpmsolver++",
-            "sde-dpmsolver++", "adaptive");
+            "sde-dpmsolver++", "adaptive", "unipc", "pndm", "lms", "deis");
 
     private Schedulers() {
     }
@@ -34,6 +34,14 @@ public final class Schedulers {
                 return new DpmSolverScheduler(config);
             case AdaptiveScheduler.CLASS_NAME:
                 return new AdaptiveScheduler(config);
+            case UniPcScheduler.CLASS_NAME:
+                return new UniPcScheduler(config);
+            case PndmScheduler.CLASS_NAME:
+                return new PndmScheduler(config);
+            case LmsScheduler.CLASS_NAME:
+                return new LmsScheduler(config);
+            case DeisScheduler.CLASS_NAME:
+                return new DeisScheduler(config);
             default:
                 throw new IllegalArgumentException("scheduler_config.json _class_name '" + cls + "' is not supported; "
                         + "choose a scheduler with one of: " + String.join(", ", NAMES));
@@ -56,6 +64,10 @@ public final class Schedulers {
             case DpmSolverScheduler.CLASS_NAME -> config.extraString("algorithm_type", "dpmsolver++")
                     .equals("sde-dpmsolver++") ? "sde-dpmsolver++" : "dpmsolver++";
             case AdaptiveScheduler.CLASS_NAME -> "adaptive";
+            case UniPcScheduler.CLASS_NAME -> "unipc";
+            case PndmScheduler.CLASS_NAME -> "pndm";
+            case LmsScheduler.CLASS_NAME -> "lms";
+            case DeisScheduler.CLASS_NAME -> "deis";
             default -> cls;
         };
     }
@@ -85,6 +97,14 @@ public final class Schedulers {
                         .putExtra("algorithm_type", "sde-dpmsolver++").build());
             case "adaptive":
                 return new AdaptiveScheduler(config.withClassName(AdaptiveScheduler.CLASS_NAME));
+            case "unipc":
+                return new UniPcScheduler(config.withClassName(UniPcScheduler.CLASS_NAME));
+            case "pndm":
+                return new PndmScheduler(config.withClassName(PndmScheduler.CLASS_NAME));
+            case "lms":
+                return new LmsScheduler(config.withClassName(LmsScheduler.CLASS_NAME));
+            case "deis":
+                return new DeisScheduler(config.withClassName(DeisScheduler.CLASS_NAME));
             default:
                 throw new IllegalArgumentException("unknown scheduler '" + name + "'; valid: " + String.join(", ", NAMES));
         }

@@ -16,7 +16,7 @@ import java.util.List;
  * for leading spacing and by {@code sigma_max} otherwise.
  */
 abstract sealed class SigmaScheduler implements Scheduler
-        permits EulerScheduler, EulerAncestralScheduler, HeunScheduler {
+        permits EulerScheduler, EulerAncestralScheduler, HeunScheduler, LmsScheduler {
 
     final SchedulerConfig config;
     final Sigmas sigmas;

@@ -72,9 +72,9 @@ class CompatibilityTest {
     @Test
     void unknownSchedulerNamesListTheValidOnes() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> Schedulers.byName("lms", SchedulerConfig.builder().build(), 0));
-        assertTrue(e.getMessage().equals("unknown scheduler 'lms'; valid: ddpm, ddim, euler, euler-a, heun, dpmsolver++, "
-                + "sde-dpmsolver++, adaptive"), e.getMessage());
+                () -> Schedulers.byName("ipndm", SchedulerConfig.builder().build(), 0));
+        assertTrue(e.getMessage().equals("unknown scheduler 'ipndm'; valid: ddpm, ddim, euler, euler-a, heun, "
+                + "dpmsolver++, sde-dpmsolver++, adaptive, unipc, pndm, lms, deis"), e.getMessage());
         for (String name : Schedulers.NAMES) {
             assertTrue(Schedulers.byName(name, SchedulerConfig.builder().build(), 0).name().equals(name), name);
         }
@@ -133,5 +133,61 @@ class CompatibilityTest {
         e = assertThrows(IllegalArgumentException.class, () -> new HeunScheduler(
                 c.toBuilder().putExtra("final_sigmas_type", "one").build()));
         assertTrue(e.getMessage().equals("final_sigmas_type must be zero or sigma_min, got 'one'"), e.getMessage());
+    }
+
+    private static void refused(String message, org.junit.jupiter.api.function.Executable e) {
+        IllegalArgumentException x = assertThrows(IllegalArgumentException.class, e);
+        assertEquals(message, x.getMessage());
+        assertEquals(1, x.getMessage().lines().count());
+    }
+
+    @Test
+    void newSchedulersRefuseWhatTheyCannotDoByKey() {
+        SchedulerConfig c = SchedulerConfig.builder().build();
+        refused("solver_type 'bh3' is not supported by UniPC; use bh1 or bh2",
+                () -> new UniPcScheduler(c.toBuilder().putExtra("solver_type", "bh3").build()));
+        refused("solver_order must be 1, 2 or 3 for UniPC, got 4",
+                () -> new UniPcScheduler(c.toBuilder().putExtra("solver_order", 4).build()));
+        refused("solver_p is not supported; remove it (UniP is the predictor)",
+                () -> new UniPcScheduler(c.toBuilder().putExtra("solver_p", "DPMSolverMultistepScheduler").build()));
+        refused("disable_corrector must hold step indices >= 0, got -1",
+                () -> new UniPcScheduler(c.toBuilder().putExtra("disable_corrector", java.util.List.of(-1)).build()));
+        refused("use_exponential_sigmas is not supported; use use_karras_sigmas or the default",
+                () -> new UniPcScheduler(c.toBuilder().putExtra("use_exponential_sigmas", true).build()));
+        refused("use_lu_lambdas is not a key of UniPCMultistepScheduler; use use_karras_sigmas or the default",
+                () -> new UniPcScheduler(c.toBuilder().putExtra("use_lu_lambdas", true).build()));
+        UniPcScheduler noisePrediction = new UniPcScheduler(c.toBuilder().putExtra("predict_x0", false).build());
+        refused("UniPC step 9 of 10 is not finite (a step of order > 1 or with predict_x0 false to sigma 0); set "
+                + "final_sigmas_type sigma_min or lower_order_final true", () -> noisePrediction.plan(10));
+        refused("use_karras_sigmas and use_lu_lambdas are both true; choose one", () -> new DpmSolverScheduler(c
+                .toBuilder().putExtra("use_karras_sigmas", true).putExtra("use_lu_lambdas", true).build()));
+        refused("use_flow_sigmas is not supported; use use_karras_sigmas or the default",
+                () -> new DpmSolverScheduler(c.toBuilder().putExtra("use_flow_sigmas", true).build()));
+        refused("solver_type 'bh2' is not supported; use midpoint or heun",
+                () -> new DpmSolverScheduler(c.toBuilder().putExtra("solver_type", "bh2").build()));
+        DpmSolverScheduler clipped = new DpmSolverScheduler(c.toBuilder().putExtra("lambda_min_clipped", 20.0).build());
+        refused("lambda_min_clipped 20.0 clips every timestep", () -> clipped.plan(10));
+        refused("prediction_type sample is not supported by PNDM; use epsilon or v_prediction",
+                () -> new PndmScheduler(c.withPredictionType(PredictionType.SAMPLE)));
+        refused("PNDM with Runge-Kutta warm-up needs at least 4 steps, got 3; use more steps or skip_prk_steps true",
+                () -> new PndmScheduler(c).plan(3));
+        refused("thresholding is not supported by lms; use ddpm or ddim",
+                () -> new LmsScheduler(c.toBuilder().thresholding(true).build()));
+    }
+
+    @Test
+    void lmsCoefficientsIntegrateTheLagrangeBasis() {
+        // order 1: the integral of 1 over the step; order 2 on (3, 2, 1): the basis of s_i = 2 is (tau - 3) / (2 - 3)
+        double[] s = {3, 2, 1};
+        assertEquals(-1.0, LmsScheduler.coefficient(s, 1, 1, 0), 1e-15);
+        assertEquals(-1.5, LmsScheduler.coefficient(s, 1, 2, 0), 1e-14); // -(integral_2^1 (tau - 3) dtau)
+        assertEquals(0.5, LmsScheduler.coefficient(s, 1, 2, 1), 1e-14);
+        // the weights of any order sum to the step length (they integrate 1 exactly)
+        double[] k = {10, 6, 3.5, 1.2, 0.4, 0};
+        double sum = 0;
+        for (int j = 0; j < 4; j++) {
+            sum += LmsScheduler.coefficient(k, 4, 4, j);
+        }
+        assertEquals(-0.4, sum, 1e-14);
     }
 }
