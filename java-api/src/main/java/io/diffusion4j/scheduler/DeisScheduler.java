@@ -13,6 +13,12 @@ import java.util.Arrays;
  * smallest train sigma (with Karras sigmas: stays at the last one), as diffusers does. Deterministic.
  */
 public final class DeisScheduler implements Scheduler {
+
+    /** Integer timesteps, as diffusers passes them for this scheduler. */
+    @Override
+    public io.diffusion4j.bindings.DType timestepDType() {
+        return io.diffusion4j.bindings.DType.INT64;
+    }
     public static final String CLASS_NAME = "DEISMultistepScheduler";
 
     private final SchedulerConfig config;

@@ -20,6 +20,12 @@ import java.util.Map;
  * replaying diffusers' bookkeeping on evaluation indices, so a step is one fused sum of the sample and a few outputs.
  */
 public final class PndmScheduler implements Scheduler {
+
+    /** Integer timesteps, as diffusers passes them for this scheduler. */
+    @Override
+    public io.diffusion4j.bindings.DType timestepDType() {
+        return io.diffusion4j.bindings.DType.INT64;
+    }
     public static final String CLASS_NAME = "PNDMScheduler";
 
     private final SchedulerConfig config;
