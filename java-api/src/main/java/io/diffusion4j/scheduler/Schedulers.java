@@ -11,7 +11,7 @@ import java.util.Locale;
 public final class Schedulers {
     /** The names {@link #byName} accepts. */
     public static final List<String> NAMES = List.of("ddpm", "ddim", "euler", "euler-a", "heun", "dpmsolver++",
-            "sde-dpmsolver++", "adaptive");
+            "sde-dpmsolver++", "adaptive", "lcm");
 
     private Schedulers() {
     }
@@ -34,6 +34,8 @@ public final class Schedulers {
                 return new DpmSolverScheduler(config);
             case AdaptiveScheduler.CLASS_NAME:
                 return new AdaptiveScheduler(config);
+            case LcmScheduler.CLASS_NAME:
+                return new LcmScheduler(config);
             default:
                 throw new IllegalArgumentException("scheduler_config.json _class_name '" + cls + "' is not supported; "
                         + "choose a scheduler with one of: " + String.join(", ", NAMES));
@@ -56,6 +58,7 @@ public final class Schedulers {
             case DpmSolverScheduler.CLASS_NAME -> config.extraString("algorithm_type", "dpmsolver++")
                     .equals("sde-dpmsolver++") ? "sde-dpmsolver++" : "dpmsolver++";
             case AdaptiveScheduler.CLASS_NAME -> "adaptive";
+            case LcmScheduler.CLASS_NAME -> "lcm";
             default -> cls;
         };
     }
@@ -85,6 +88,8 @@ public final class Schedulers {
                         .putExtra("algorithm_type", "sde-dpmsolver++").build());
             case "adaptive":
                 return new AdaptiveScheduler(config.withClassName(AdaptiveScheduler.CLASS_NAME));
+            case "lcm":
+                return new LcmScheduler(config.withClassName(LcmScheduler.CLASS_NAME));
             default:
                 throw new IllegalArgumentException("unknown scheduler '" + name + "'; valid: " + String.join(", ", NAMES));
         }
