@@ -11,7 +11,7 @@ import picocli.CommandLine.Option;
         versionProvider = VersionProvider.class,
         description = "Diffusion models on LibTorch: sample, noise and fine-tune PyTorch-trained denoisers.",
         subcommands = {InfoCommand.class, SampleCommand.class, Img2ImgCommand.class, InpaintCommand.class, BenchCommand.class,
-            TrainCommand.class,
+            TrainCommand.class, DistillCommand.class,
             CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
