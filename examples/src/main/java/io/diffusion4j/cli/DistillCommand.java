@@ -99,9 +99,19 @@ final class DistillCommand implements Callable<Integer> {
             description = "cpu, cuda or cuda:N (default: ${DEFAULT-VALUE}).")
     String device;
 
+    @Option(names = "--threads", paramLabel = "N",
+            description = "LibTorch intra-op threads (default: LibTorch's; 1 is fastest for small models).")
+    Integer threads;
+
     @Override
     public Integer call() throws Exception {
         PrintWriter stdout = spec.commandLine().getOut();
+        if (threads != null) {
+            if (threads < 1) {
+                throw new UsageException("--threads must be >= 1, got " + threads);
+            }
+            Torch.setThreads(threads);
+        }
         Device dev;
         try {
             dev = Torch.device(device);
