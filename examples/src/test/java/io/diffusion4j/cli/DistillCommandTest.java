@@ -95,6 +95,22 @@ class DistillCommandTest {
     }
 
     @Test
+    void aJavaBuiltTeacherGivesAJavaBuiltStudent() throws IOException {
+        Path data = toyData();
+        Path teacher = tmp.resolve("mlp");
+        runOk("train", "--arch", "mlp", "--width", "32", "--depth", "2", "--data", data.toString(), "--steps", "5",
+                "--batch", "32", "--out", teacher.toString());
+        Path out = tmp.resolve("mlp-student");
+        runOk("distill", "--teacher", teacher.toString(), "--method", "progressive", "--teacher-steps", "4",
+                "--steps-to", "2", "--steps", "3", "--batch", "16", "--data", data.toString(), "--out", out.toString());
+        assertTrue(Files.isRegularFile(out.resolve("weights.pt")), "a Java-built student is saved as weights.pt");
+        assertTrue(Files.readString(out.resolve("diffusion4j.json")).contains("\"architecture\""));
+        Result s = runOk("sample", "--model", out.toString(), "--batch", "2", "--save-tensor",
+                tmp.resolve("m.pt").toString());
+        assertTrue(s.out().contains("2 ddim steps"), s.out());
+    }
+
+    @Test
     void usageErrors() throws IOException {
         String data = toyData().toString();
         String out = tmp.resolve("o").toString();
