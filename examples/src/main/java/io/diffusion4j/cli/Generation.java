@@ -59,11 +59,13 @@ final class Generation {
         }
         Scheduler scheduler = scheduler(o, config);
         LintCommand.warn(ConfigCheck.check(scheduler, o.guidance, folder.spec()), stderr);
-        int steps = o.steps != null ? o.steps : switch (scheduler.name()) {
+        // a distilled model folder names its step count (num_inference_steps) in its scheduler_config.json
+        int steps = o.steps != null ? o.steps : config.extraInt("num_inference_steps", switch (scheduler.name()) {
             case "ddpm" -> config.numTrainTimesteps();
             case "ddim" -> 50;
+            case "lcm" -> 4;
             default -> 20;
-        };
+        });
         if (steps < 1 || steps > config.numTrainTimesteps()) {
             throw new UsageException("--steps must be between 1 and " + config.numTrainTimesteps() + " (the model's "
                     + "num_train_timesteps), got " + steps);

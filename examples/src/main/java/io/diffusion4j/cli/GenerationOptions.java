@@ -24,12 +24,13 @@ final class GenerationOptions {
     String valueRange;
 
     @Option(names = "--scheduler", paramLabel = "NAME",
-            description = "ddpm, ddim, euler, euler-a, heun, dpmsolver++, sde-dpmsolver++, adaptive, unipc, pndm, lms or "
-                    + "deis (default: the config's _class_name).")
+            description = "ddpm, ddim, euler, euler-a, heun, dpmsolver++, sde-dpmsolver++, adaptive, unipc, pndm, lms, "
+                    + "deis or lcm (default: the config's _class_name).")
     String scheduler;
 
     @Option(names = "--steps", paramLabel = "N",
-            description = "Inference steps (default: 1000 for ddpm, 50 for ddim, 20 for the other fixed-step solvers; "
+            description = "Inference steps (default: the config's num_inference_steps if it names one, as a distilled "
+                    + "model does; else 1000 for ddpm, 50 for ddim, 4 for lcm, 20 for the other fixed-step solvers; "
                     + "the adaptive solver picks its own).")
     Integer steps;
 

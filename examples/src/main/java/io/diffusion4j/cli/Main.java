@@ -11,7 +11,8 @@ import picocli.CommandLine.Option;
         versionProvider = VersionProvider.class,
         description = "Diffusion models on LibTorch: sample, noise and fine-tune PyTorch-trained denoisers.",
         subcommands = {InfoCommand.class, SampleCommand.class, Img2ImgCommand.class, InpaintCommand.class,
-            BenchCommand.class, ServeCommand.class, TrainCommand.class, LintCommand.class, InspectCommand.class,
+            BenchCommand.class, ServeCommand.class, TrainCommand.class, DistillCommand.class, LintCommand.class,
+            InspectCommand.class,
             CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 

@@ -11,7 +11,7 @@ import java.util.Locale;
 public final class Schedulers {
     /** The names {@link #byName} accepts. */
     public static final List<String> NAMES = List.of("ddpm", "ddim", "euler", "euler-a", "heun", "dpmsolver++",
-            "sde-dpmsolver++", "adaptive", "unipc", "pndm", "lms", "deis");
+            "sde-dpmsolver++", "adaptive", "unipc", "pndm", "lms", "deis", "lcm");
 
     private Schedulers() {
     }
@@ -42,6 +42,8 @@ public final class Schedulers {
                 return new LmsScheduler(config);
             case DeisScheduler.CLASS_NAME:
                 return new DeisScheduler(config);
+            case LcmScheduler.CLASS_NAME:
+                return new LcmScheduler(config);
             default:
                 throw new IllegalArgumentException("scheduler_config.json _class_name '" + cls + "' is not supported; "
                         + "choose a scheduler with one of: " + String.join(", ", NAMES));
@@ -68,6 +70,7 @@ public final class Schedulers {
             case PndmScheduler.CLASS_NAME -> "pndm";
             case LmsScheduler.CLASS_NAME -> "lms";
             case DeisScheduler.CLASS_NAME -> "deis";
+            case LcmScheduler.CLASS_NAME -> "lcm";
             default -> cls;
         };
     }
@@ -105,6 +108,8 @@ public final class Schedulers {
                 return new LmsScheduler(config.withClassName(LmsScheduler.CLASS_NAME));
             case "deis":
                 return new DeisScheduler(config.withClassName(DeisScheduler.CLASS_NAME));
+            case "lcm":
+                return new LcmScheduler(config.withClassName(LcmScheduler.CLASS_NAME));
             default:
                 throw new IllegalArgumentException("unknown scheduler '" + name + "'; valid: " + String.join(", ", NAMES));
         }

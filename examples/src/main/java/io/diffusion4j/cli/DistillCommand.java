@@ -1,0 +1,214 @@
+package io.diffusion4j.cli;
+
+import io.diffusion4j.bindings.Device;
+import io.diffusion4j.bindings.NativeScope;
+import io.diffusion4j.bindings.Torch;
+import io.diffusion4j.distillation.ConsistencyDistillation;
+import io.diffusion4j.distillation.LossWeighting;
+import io.diffusion4j.distillation.ProgressiveDistillation;
+import io.diffusion4j.model.ModelFolder;
+import io.diffusion4j.model.ModelNotFoundException;
+import io.diffusion4j.training.data.Dataset;
+import io.diffusion4j.training.data.DatasetException;
+import io.diffusion4j.training.data.TensorFileDataset;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code diffusion4j distill}: distil a teacher into a few-step student model folder. */
+@Command(name = "distill", mixinStandardHelpOptions = true,
+        description = {"Distil a denoiser into a student that samples in few steps; the result in --out is a model "
+                + "folder that 'diffusion4j sample' uses with the right scheduler and step count by default.",
+            "progressive (Salimans & Ho 2022): rounds halve the DDIM steps, --teacher-steps -> ... -> --steps-to; "
+                + "each round's student (out/rounds/steps-N) teaches the next; metrics in out/metrics.csv; running "
+                + "again with the same --out resumes after the last finished round.",
+            "consistency (Song et al. 2023 / LCM): a consistency function f = c_skip x + c_out x0 trained against "
+                + "one DDIM step of the teacher on --original-steps timesteps, with an EMA target network; sampled "
+                + "with LCMScheduler in --steps-to steps."})
+final class DistillCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--teacher", required = true, paramLabel = "NAME|DIR",
+            description = "A built-in model or a model folder (TorchScript model.pt or a Java-built network).")
+    String teacher;
+
+    @Option(names = "--method", required = true, paramLabel = "M",
+            description = "progressive or consistency (guidance distillation is not implemented yet).")
+    String method;
+
+    @Option(names = "--steps-to", required = true, paramLabel = "N",
+            description = "The student's sampling steps (progressive: the last round's; consistency: the default "
+                    + "of its LCMScheduler).")
+    int stepsTo;
+
+    @Option(names = "--teacher-steps", paramLabel = "N", defaultValue = "64",
+            description = "progressive: the teacher's DDIM steps in the first round, --steps-to times a power of two "
+                    + "(default: ${DEFAULT-VALUE}).")
+    int teacherSteps;
+
+    @Option(names = "--original-steps", paramLabel = "N", defaultValue = "50",
+            description = "consistency: the teacher's DDIM grid (LCMScheduler original_inference_steps; default: "
+                    + "${DEFAULT-VALUE}).")
+    int originalSteps;
+
+    @Option(names = "--data", required = true, paramLabel = "FILE.pt",
+            description = "Training examples: a tensor file [N, ...sample shape] in the model's value range.")
+    Path data;
+
+    @Option(names = "--labels", paramLabel = "FILE.pt", description = "Class ids [N] (int64) for a conditional teacher.")
+    Path labels;
+
+    @Option(names = "--out", required = true, paramLabel = "DIR", description = "Output folder (the student).")
+    Path out;
+
+    @Option(names = "--steps", paramLabel = "N", defaultValue = "2000",
+            description = "Optimizer steps (progressive: per round; default: ${DEFAULT-VALUE}).")
+    int steps;
+
+    @Option(names = {"-b", "--batch"}, paramLabel = "B", defaultValue = "256",
+            description = "Examples per step (default: ${DEFAULT-VALUE}).")
+    int batch;
+
+    @Option(names = "--lr", paramLabel = "LR", defaultValue = "5e-4",
+            description = "Adam learning rate (default: ${DEFAULT-VALUE}).")
+    double lr;
+
+    @Option(names = "--weighting", paramLabel = "W", defaultValue = "truncated-snr",
+            description = "progressive: truncated-snr (max(SNR,1), the paper's) or snr+1 (a v target) (default: "
+                    + "${DEFAULT-VALUE}).")
+    String weighting;
+
+    @Option(names = "--ema", paramLabel = "DECAY", defaultValue = "0.95",
+            description = "consistency: decay of the EMA target network (default: ${DEFAULT-VALUE}).")
+    double ema;
+
+    @Option(names = "--clip-grad", paramLabel = "NORM", defaultValue = "1.0",
+            description = "Global gradient-norm clip, 0 = off (default: ${DEFAULT-VALUE}).")
+    double clipGrad;
+
+    @Option(names = "--seed", paramLabel = "S", defaultValue = "0", description = "Seed (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--device", paramLabel = "D", defaultValue = "cpu",
+            description = "cpu, cuda or cuda:N (default: ${DEFAULT-VALUE}).")
+    String device;
+
+    @Option(names = "--threads", paramLabel = "N",
+            description = "LibTorch intra-op threads (default: LibTorch's; 1 is fastest for small models).")
+    Integer threads;
+
+    @Override
+    public Integer call() throws Exception {
+        PrintWriter stdout = spec.commandLine().getOut();
+        if (threads != null) {
+            if (threads < 1) {
+                throw new UsageException("--threads must be >= 1, got " + threads);
+            }
+            Torch.setThreads(threads);
+        }
+        Device dev;
+        try {
+            dev = Torch.device(device);
+        } catch (IllegalArgumentException e) {
+            throw new UsageException("--device: " + e.getMessage());
+        }
+        ModelFolder folder;
+        try {
+            folder = ModelFolder.resolve(teacher);
+        } catch (ModelNotFoundException e) {
+            throw new UsageException("--teacher: " + e.getMessage());
+        }
+        if (folder.schedulerConfig() == null) {
+            throw new UsageException("--teacher " + teacher + " has no scheduler_config.json: it is not a denoiser");
+        }
+        String m = method.trim().toLowerCase(Locale.ROOT);
+        if (m.equals("guidance")) {
+            throw new UsageException("--method guidance is not implemented yet; use progressive or consistency");
+        }
+        if (!m.equals("progressive") && !m.equals("consistency")) {
+            throw new UsageException("--method must be progressive or consistency, got '" + method + "'");
+        }
+        for (Path f : new Path[] {data, labels}) {
+            if (f != null && !java.nio.file.Files.isRegularFile(f)) {
+                throw new UsageException((f == data ? "--data " : "--labels ") + f + ": no such file (a tensor file "
+                        + "written by torch.save or diffusion4j)");
+            }
+        }
+        try (NativeScope scope = new NativeScope()) {
+            Dataset ds;
+            try {
+                TensorFileDataset t = TensorFileDataset.read(data, labels);
+                if (folder.spec() != null) {
+                    t.requireSampleShape(folder.spec().sampleShape(), folder.spec().name());
+                }
+                ds = t;
+            } catch (DatasetException | io.diffusion4j.bindings.TensorFileException e) {
+                throw new UsageException("--data: " + e.getMessage());
+            }
+            long t0 = System.nanoTime();
+            if (m.equals("progressive")) {
+                ProgressiveDistillation.Config config;
+                try {
+                    config = new ProgressiveDistillation.Config(teacherSteps, stepsTo, steps, batch, lr,
+                            LossWeighting.parse(weighting), clipGrad, seed);
+                } catch (IllegalArgumentException e) {
+                    throw new UsageException(e.getMessage());
+                }
+                int report = Math.max(1, steps / 10);
+                try {
+                    new ProgressiveDistillation(config).run(folder, ds, out, dev, new ProgressiveDistillation.Listener() {
+                        @Override
+                        public void onStep(int studentSteps, long step, double loss) {
+                            if (step % report == 0) {
+                                stdout.printf(Locale.ROOT, "  round -> %d steps: step %d/%d, loss %.5g%n",
+                                        studentSteps, step, steps, loss);
+                            }
+                        }
+
+                        @Override
+                        public void onRound(ProgressiveDistillation.Round r) {
+                            stdout.printf(Locale.ROOT, "round %d -> %d steps done: loss %.5g, %.1f s, %s%n",
+                                    r.teacherSteps(), r.studentSteps(), r.finalLoss(), r.seconds(), r.folder());
+                        }
+
+                        @Override
+                        public void onResumed(ProgressiveDistillation.Round r) {
+                            stdout.printf(Locale.ROOT, "round %d -> %d steps already done (%s), resuming after it%n",
+                                    r.teacherSteps(), r.studentSteps(), r.folder());
+                        }
+                    });
+                } catch (IllegalArgumentException e) {
+                    throw new UsageException(e.getMessage());
+                }
+            } else {
+                ConsistencyDistillation.Config config;
+                try {
+                    config = new ConsistencyDistillation.Config(originalSteps, stepsTo, steps, batch, lr, ema, clipGrad,
+                            seed);
+                } catch (IllegalArgumentException e) {
+                    throw new UsageException(e.getMessage());
+                }
+                int report = Math.max(1, steps / 10);
+                try {
+                    new ConsistencyDistillation(config).run(folder, ds, out, dev, (step, loss) -> {
+                        if (step % report == 0) {
+                            stdout.printf(Locale.ROOT, "  step %d/%d, loss %.5g%n", step, steps, loss);
+                        }
+                    });
+                } catch (IllegalArgumentException e) {
+                    throw new UsageException(e.getMessage());
+                }
+            }
+            stdout.printf(Locale.ROOT, "distilled %s (%s, %d steps) into %s in %.1f s; sample it with "
+                    + "'diffusion4j sample --model %s'%n", folder.location(), m, stepsTo, out,
+                    (System.nanoTime() - t0) / 1e9, out);
+        }
+        return 0;
+    }
+}

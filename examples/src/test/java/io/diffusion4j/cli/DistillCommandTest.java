@@ -1,0 +1,132 @@
+package io.diffusion4j.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.diffusion4j.bindings.NativeScope;
+import io.diffusion4j.bindings.Tensor;
+import io.diffusion4j.bindings.TensorFiles;
+import io.diffusion4j.bindings.TorchScriptRuntime;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code diffusion4j distill} end to end, in-process and tiny: progressive (8 -> 4 steps) and consistency runs on
+ * toy2d whose output folders {@code sample} reads with their own scheduler and step count, resume, and the usage
+ * errors.
+ */
+class DistillCommandTest {
+    @TempDir
+    Path tmp;
+
+    record Result(int code, String out, String err) {
+    }
+
+    @AfterEach
+    void restoreGraphOptimization() {
+        TorchScriptRuntime.setGraphOptimization(true);
+    }
+
+    static Result run(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int code = Main.run(args, new PrintWriter(out, true), new PrintWriter(err, true));
+        return new Result(code, out.toString(), err.toString());
+    }
+
+    private static Result runOk(String... args) {
+        Result r = run(args);
+        assertEquals(0, r.code(), () -> String.join(" ", args) + "\nstdout: " + r.out() + "\nstderr: " + r.err());
+        return r;
+    }
+
+    private static void assertUsageError(Result r, String... mentions) {
+        assertEquals(Main.EXIT_USAGE, r.code(), () -> "stdout: " + r.out() + "\nstderr: " + r.err());
+        assertEquals(1, r.err().lines().count(), () -> "expected one line on stderr:\n" + r.err());
+        assertFalse(r.err().contains("\tat ") || r.err().contains("Exception"), r.err());
+        for (String m : mentions) {
+            assertTrue(r.err().contains(m), () -> "stderr should mention '" + m + "': " + r.err());
+        }
+    }
+
+    private Path toyData() throws IOException {
+        Path f = tmp.resolve("points.pt");
+        try (NativeScope scope = new NativeScope()) {
+            Tensor all = TensorFiles.readResource("io/diffusion4j/models/toy2d/data.pt");
+            TensorFiles.write(f, all.narrow(0, 0, 256));
+        }
+        return f;
+    }
+
+    @Test
+    void progressiveStudentIsAModelFolderThatSampleRunsInItsOwnSteps() throws IOException {
+        Path data = toyData();
+        Path out = tmp.resolve("student");
+        String[] args = {"distill", "--teacher", "toy2d", "--method", "progressive", "--teacher-steps", "8",
+            "--steps-to", "4", "--steps", "5", "--batch", "32", "--data", data.toString(), "--out", out.toString()};
+        Result r = runOk(args);
+        assertTrue(r.out().contains("round 8 -> 4 steps done"), r.out());
+        assertTrue(Files.isRegularFile(out.resolve("model.pt")));
+        assertTrue(Files.readString(out.resolve("diffusion4j.json")).contains("\"progressive\""));
+        assertEquals(2, Files.readAllLines(out.resolve("metrics.csv")).size());
+        Result again = runOk(args);
+        assertTrue(again.out().contains("already done"), again.out());
+        Result s = runOk("sample", "--model", out.toString(), "--batch", "3", "--save-tensor",
+                tmp.resolve("s.pt").toString());
+        assertTrue(s.out().contains("4 ddim steps"), s.out());
+    }
+
+    @Test
+    void consistencyStudentSamplesWithLcm() throws IOException {
+        Path out = tmp.resolve("lcm");
+        runOk("distill", "--teacher", "toy2d", "--method", "consistency", "--steps-to", "2", "--steps", "5",
+                "--batch", "32", "--data", toyData().toString(), "--out", out.toString());
+        assertTrue(Files.readString(out.resolve("scheduler_config.json")).contains("LCMScheduler"));
+        Result s = runOk("sample", "--model", out.toString(), "--batch", "3", "--save-tensor",
+                tmp.resolve("s.pt").toString());
+        assertTrue(s.out().contains("2 lcm steps"), s.out());
+    }
+
+    @Test
+    void aJavaBuiltTeacherGivesAJavaBuiltStudent() throws IOException {
+        Path data = toyData();
+        Path teacher = tmp.resolve("mlp");
+        runOk("train", "--arch", "mlp", "--width", "32", "--depth", "2", "--data", data.toString(), "--steps", "5",
+                "--batch", "32", "--out", teacher.toString());
+        Path out = tmp.resolve("mlp-student");
+        runOk("distill", "--teacher", teacher.toString(), "--method", "progressive", "--teacher-steps", "4",
+                "--steps-to", "2", "--steps", "3", "--batch", "16", "--data", data.toString(), "--out", out.toString());
+        assertTrue(Files.isRegularFile(out.resolve("weights.pt")), "a Java-built student is saved as weights.pt");
+        assertTrue(Files.readString(out.resolve("diffusion4j.json")).contains("\"architecture\""));
+        Result s = runOk("sample", "--model", out.toString(), "--batch", "2", "--save-tensor",
+                tmp.resolve("m.pt").toString());
+        assertTrue(s.out().contains("2 ddim steps"), s.out());
+    }
+
+    @Test
+    void usageErrors() throws IOException {
+        String data = toyData().toString();
+        String out = tmp.resolve("o").toString();
+        assertUsageError(run("distill", "--teacher", "toy2d", "--method", "guidance", "--steps-to", "4", "--data",
+                data, "--out", out), "--method guidance is not implemented yet");
+        assertUsageError(run("distill", "--teacher", "toy2d", "--method", "magic", "--steps-to", "4", "--data",
+                data, "--out", out), "--method must be progressive or consistency, got 'magic'");
+        assertUsageError(run("distill", "--teacher", "toy2d", "--method", "progressive", "--teacher-steps", "48",
+                "--steps-to", "4", "--data", data, "--out", out), "teacher steps (48) must be steps-to (4) times");
+        assertUsageError(run("distill", "--teacher", "nope", "--method", "progressive", "--steps-to", "4", "--data",
+                data, "--out", out), "--teacher");
+        assertUsageError(run("distill", "--teacher", "toy2d", "--method", "consistency", "--steps-to", "60",
+                "--data", data, "--out", out), "steps-to must be between 1 and the original steps (50), got 60");
+        assertUsageError(run("distill", "--teacher", "toy2d", "--method", "progressive", "--steps-to", "4",
+                "--data", tmp.resolve("missing.pt").toString(), "--out", out), "--data");
+        assertUsageError(run("distill", "--teacher", "toy2d", "--method", "progressive", "--steps-to", "4",
+                "--weighting", "snr", "--data", data, "--out", out), "valid: truncated-snr, snr+1");
+    }
+}

@@ -1,0 +1,96 @@
+package io.diffusion4j.distillation;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.diffusion4j.bindings.Device;
+import io.diffusion4j.bindings.NativeScope;
+import io.diffusion4j.model.ModelFolder;
+import io.diffusion4j.model.TrainableModel;
+import io.diffusion4j.training.data.BatchLoader;
+import io.diffusion4j.training.data.TensorFileDataset;
+import java.io.IOException;
+import java.nio.file.Path;
+import org.bytedeco.javacpp.Pointer;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Native memory stays flat over the distillation loops (each step in its own scope, nothing kept between steps). */
+class DistillationMemoryTest {
+    static final int WARMUP = 50;
+    static final int STEPS = 400;
+
+    @TempDir
+    Path tmp;
+
+    /** Watches JavaCPP's tracked bytes, live objects and resident memory after each step past the warm-up. */
+    static final class Watch {
+        long baseTotal;
+        long baseCount;
+        long basePhysical;
+        long maxTotal;
+        long maxCount;
+        long maxPhysical;
+
+        void after(long step) {
+            if (step == WARMUP) {
+                System.gc();
+                baseTotal = Pointer.totalBytes();
+                baseCount = Pointer.totalCount();
+                basePhysical = resident();
+            } else if (step > WARMUP) {
+                maxTotal = Math.max(maxTotal, Pointer.totalBytes());
+                maxCount = Math.max(maxCount, Pointer.totalCount());
+                maxPhysical = Math.max(maxPhysical, resident());
+            }
+        }
+
+        void assertFlat(String what) {
+            long total = maxTotal - baseTotal;
+            long count = maxCount - baseCount;
+            long physical = maxPhysical - basePhysical;
+            System.out.printf("%s, %d steps: JavaCPP totalBytes growth %d B, live native objects growth %d, resident "
+                    + "memory growth %d B%n", what, STEPS - WARMUP, total, count, physical);
+            assertTrue(total <= 64 * 1024, what + ": JavaCPP-tracked native memory grew by " + total + " B");
+            assertTrue(count <= 100, what + ": live native objects grew by " + count);
+            assertTrue(physical <= 16L * 1024 * 1024, what + ": resident memory grew by " + physical + " B");
+        }
+
+        private static long resident() {
+            return Pointer.physicalBytes() - Runtime.getRuntime().totalMemory();
+        }
+    }
+
+    @Test
+    void progressiveRoundStaysFlat() throws IOException {
+        ModelFolder toy = ModelFolder.builtin("toy2d");
+        ProgressiveDistillation pd = new ProgressiveDistillation(new ProgressiveDistillation.Config(8, 4, STEPS, 32,
+                1e-4, LossWeighting.TRUNCATED_SNR, 1.0, 1));
+        Watch w = new Watch();
+        try (NativeScope scope = new NativeScope();
+             TrainableModel teacher = toy.loadTrainable(Device.CPU);
+             TrainableModel student = toy.loadTrainable(Device.CPU);
+             BatchLoader loader = new BatchLoader(TensorFileDataset.read(
+                     ProgressiveDistillationTest.trainingData(tmp), null), 32, 1)) {
+            pd.distilRound(teacher, student, toy.schedulerConfig(), 4, loader, new ProgressiveDistillation.Listener() {
+                @Override
+                public void onStep(int studentSteps, long step, double loss) {
+                    w.after(step);
+                }
+            });
+        }
+        w.assertFlat("progressive distillation round");
+    }
+
+    @Test
+    void consistencyDistillationStaysFlat() throws IOException {
+        ModelFolder toy = ModelFolder.builtin("toy2d");
+        ConsistencyDistillation cd = new ConsistencyDistillation(new ConsistencyDistillation.Config(50, 4, STEPS, 32,
+                1e-4, 0.95, 1.0, 1));
+        Watch w = new Watch();
+        try (NativeScope scope = new NativeScope()) {
+            cd.run(toy, TensorFileDataset.read(ProgressiveDistillationTest.trainingData(tmp), null),
+                    tmp.resolve("out"), Device.CPU, (step, loss) -> w.after(step));
+        }
+        w.assertFlat("consistency distillation");
+    }
+}
