@@ -139,7 +139,8 @@ class CommandsTest {
 
         float[] samples = readTensor(pt, 4, 1, 8, 8);
         for (float v : samples) {
-            assertTrue(v >= -1f && v <= 1f, "value out of [-1, 1]: " + v);
+            // the shipped config no longer clips x0 (clip_sample false), so the last step may overshoot [-1, 1] a little
+            assertTrue(v >= -1.1f && v <= 1.1f, "value out of [-1.1, 1.1]: " + v);
         }
 
         // a 2x2 grid of 8x8 tiles, each upscaled s times, with a small gutter between the tiles
@@ -310,7 +311,7 @@ class CommandsTest {
         }
         float[] x = readTensor(pt, 1, 1, 8, 8);
         for (float v : x) {
-            assertTrue(Float.isFinite(v) && v >= -1f && v <= 1f, "value " + v);
+            assertTrue(Float.isFinite(v) && v >= -1.1f && v <= 1.1f, "value " + v); // no clip_sample: small overshoot
         }
     }
 
