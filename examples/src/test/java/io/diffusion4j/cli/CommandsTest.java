@@ -139,8 +139,9 @@ class CommandsTest {
 
         float[] samples = readTensor(pt, 4, 1, 8, 8);
         for (float v : samples) {
-            // the shipped config no longer clips x0 (clip_sample false), so the last step may overshoot [-1, 1] a little
-            assertTrue(v >= -1.1f && v <= 1.1f, "value out of [-1.1, 1.1]: " + v);
+            // the shipped config no longer clips x0 (clip_sample false): a few guided DDIM steps overshoot [-1, 1]
+            // (measured up to 1.17 here); the PNG clamps. This checks for a sane magnitude, not the clip.
+            assertTrue(Float.isFinite(v) && v >= -1.5f && v <= 1.5f, "value out of [-1.5, 1.5]: " + v);
         }
 
         // a 2x2 grid of 8x8 tiles, each upscaled s times, with a small gutter between the tiles
