@@ -89,8 +89,9 @@ final class Generation {
             out = Path.of("sample.png");
         }
         if (out != null && range == null) {
-            throw new UsageException(folder.location() + " does not make images (no value_range in diffusion4j.json); "
-                    + "use --save-tensor FILE instead of --out");
+            throw new UsageException(folder.location() + " does not make images (no value_range in diffusion4j.json"
+                    + (spec == null ? "; without one, give --sample-shape C,H,W" : "") + "); use --save-tensor FILE "
+                    + "instead of --out");
         }
         try (NativeScope scope = new NativeScope();
              Denoiser denoiser = folder.loadDenoiser(o.device(), o.dtype());

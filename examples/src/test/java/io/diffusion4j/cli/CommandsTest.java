@@ -139,7 +139,9 @@ class CommandsTest {
 
         float[] samples = readTensor(pt, 4, 1, 8, 8);
         for (float v : samples) {
-            assertTrue(v >= -1f && v <= 1f, "value out of [-1, 1]: " + v);
+            // the shipped config no longer clips x0 (clip_sample false): a few guided DDIM steps overshoot [-1, 1]
+            // (measured up to 1.17 here); the PNG clamps. This checks for a sane magnitude, not the clip.
+            assertTrue(Float.isFinite(v) && v >= -1.5f && v <= 1.5f, "value out of [-1.5, 1.5]: " + v);
         }
 
         // a 2x2 grid of 8x8 tiles, each upscaled s times, with a small gutter between the tiles
@@ -154,7 +156,7 @@ class CommandsTest {
             for (int y = 0; y < 8; y++) {
                 for (int x = 0; x < 8; x++) {
                     float v = samples[k * 64 + y * 8 + x];
-                    int expected = Math.round((v + 1f) / 2f * 255f);
+                    int expected = Math.round((Math.max(-1f, Math.min(1f, v)) + 1f) / 2f * 255f); // PNG clamps
                     int actual = grid.getRaster().getSample(origin[k][0] + x * scale, origin[k][1] + y * scale, 0);
                     assertTrue(Math.abs(expected - actual) <= 1,
                             "tile " + k + " pixel (" + x + ", " + y + "): " + actual + " for value " + v);
@@ -322,7 +324,7 @@ class CommandsTest {
         }
         float[] x = readTensor(pt, 1, 1, 8, 8);
         for (float v : x) {
-            assertTrue(Float.isFinite(v) && v >= -1f && v <= 1f, "value " + v);
+            assertTrue(Float.isFinite(v) && v >= -1.1f && v <= 1.1f, "value " + v); // no clip_sample: small overshoot
         }
     }
 
