@@ -48,11 +48,6 @@ public final class DdimScheduler implements Scheduler {
         return "ddim";
     }
 
-    /** {@inheritDoc} Integer timesteps: int64. */
-    @Override
-    public io.diffusion4j.bindings.DType timestepDType() {
-        return io.diffusion4j.bindings.DType.INT64;
-    }
 
     @Override
     public SamplingPlan plan(int numInferenceSteps) {

@@ -41,11 +41,6 @@ public final class DdpmScheduler implements Scheduler {
         return "ddpm";
     }
 
-    /** {@inheritDoc} Integer timesteps: int64. */
-    @Override
-    public io.diffusion4j.bindings.DType timestepDType() {
-        return io.diffusion4j.bindings.DType.INT64;
-    }
 
     @Override
     public SamplingPlan plan(int numInferenceSteps) {

@@ -14,11 +14,6 @@ import java.util.Arrays;
  */
 public final class DeisScheduler implements Scheduler {
 
-    /** Integer timesteps, as diffusers passes them for this scheduler. */
-    @Override
-    public io.diffusion4j.bindings.DType timestepDType() {
-        return io.diffusion4j.bindings.DType.INT64;
-    }
     public static final String CLASS_NAME = "DEISMultistepScheduler";
 
     private final SchedulerConfig config;

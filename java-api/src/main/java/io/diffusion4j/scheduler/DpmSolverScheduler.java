@@ -95,11 +95,6 @@ public final class DpmSolverScheduler implements Scheduler {
         return sde ? "sde-dpmsolver++" : "dpmsolver++";
     }
 
-    /** {@inheritDoc} Integer timesteps: int64. */
-    @Override
-    public io.diffusion4j.bindings.DType timestepDType() {
-        return io.diffusion4j.bindings.DType.INT64;
-    }
 
     @Override
     public SamplingPlan plan(int n) {

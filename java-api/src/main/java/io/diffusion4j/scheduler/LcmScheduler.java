@@ -22,11 +22,6 @@ import io.diffusion4j.schedule.NoiseSchedule;
  */
 public final class LcmScheduler implements Scheduler {
 
-    /** Integer timesteps, as diffusers passes them for this scheduler. */
-    @Override
-    public io.diffusion4j.bindings.DType timestepDType() {
-        return io.diffusion4j.bindings.DType.INT64;
-    }
     public static final String CLASS_NAME = "LCMScheduler";
     /** diffusers' {@code sigma_data} of the boundary condition. */
     public static final double SIGMA_DATA = 0.5;

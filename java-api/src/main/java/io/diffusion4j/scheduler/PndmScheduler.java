@@ -21,11 +21,6 @@ import java.util.Map;
  */
 public final class PndmScheduler implements Scheduler {
 
-    /** Integer timesteps, as diffusers passes them for this scheduler. */
-    @Override
-    public io.diffusion4j.bindings.DType timestepDType() {
-        return io.diffusion4j.bindings.DType.INT64;
-    }
     public static final String CLASS_NAME = "PNDMScheduler";
 
     private final SchedulerConfig config;
@@ -128,7 +123,6 @@ public final class PndmScheduler implements Scheduler {
                 }
             }
             int counter = 0;
-            List<int[]> rkOutputs = new ArrayList<>();
             for (int c = 0; c < prk.size(); c++, counter++) {
                 long given = prk.get(c);
                 long prev = given - (c % 2 == 1 ? 0 : ratio / 2);
@@ -145,7 +139,6 @@ public final class PndmScheduler implements Scheduler {
                     idx = new int[] {c};
                     w = new double[] {1};
                 }
-                rkOutputs.add(idx);
                 add(given, ts, prev, c % 4 == 0, c % 4 != 0, c % 4 == 0, idx, w);
             }
             for (int k = 0; k < plms.size(); k++, counter++) {

@@ -24,9 +24,12 @@ public interface Scheduler {
 
     /**
      * The dtype in which diffusers passes this scheduler's timesteps to the model: int64 where its timesteps are
-     * integers (DDPM, DDIM, DPM-Solver++, whose Karras timesteps are rounded too), float32 where they are fractional
-     * (Euler, Euler ancestral, Heun, the adaptive solver). A pipeline passes timesteps in this dtype unless the model
-     * declares its own ({@code timestep_dtype} in {@code diffusion4j.json}, or a typed forward argument).
+     * integers (the default: DDPM, DDIM, DPM-Solver++, whose Karras timesteps are rounded too, UniPC, PNDM, DEIS,
+     * LCM), float32 where they are fractional (the sigma schedulers, which override this: Euler, Euler ancestral,
+     * Heun, LMS, and the adaptive solver). A pipeline passes timesteps in this dtype unless the model declares its own
+     * ({@code timestep_dtype} in {@code diffusion4j.json}, or a typed forward argument).
      */
-    DType timestepDType();
+    default DType timestepDType() {
+        return DType.INT64;
+    }
 }

@@ -21,11 +21,6 @@ import java.util.Set;
  */
 public final class UniPcScheduler implements Scheduler {
 
-    /** Integer timesteps, as diffusers passes them for this scheduler. */
-    @Override
-    public io.diffusion4j.bindings.DType timestepDType() {
-        return io.diffusion4j.bindings.DType.INT64;
-    }
     public static final String CLASS_NAME = "UniPCMultistepScheduler";
 
     private final SchedulerConfig config;
