@@ -64,7 +64,40 @@ CASES = {
                           attention_head_dim=8, in_channels=3, out_channels=3,
                           down_block_types=("SkipDownBlock2D", "AttnSkipDownBlock2D"),
                           up_block_types=("AttnSkipUpBlock2D", "SkipUpBlock2D")), [20, 700], None, "safetensors"),
+    # class_embed_type "identity": the class input is a float embedding [B, time_embed_dim] added to the time
+    # embedding as it is (labels "embedding": torch.randn(B, 4 * block_out_channels[0]))
+    "identity": ("unet", dict(SMALL, in_channels=1, out_channels=1, class_embed_type="identity",
+                              down_block_types=("DownBlock2D", "AttnDownBlock2D"),
+                              up_block_types=("AttnUpBlock2D", "UpBlock2D")), [15, 850], "embedding", "safetensors"),
+    # a checkpoint as diffusers before 0.14 wrote it: the attention weights named query/key/value/proj_attn
+    # (renamed from the model's state dict by OLD_ATTENTION_NAMES, saved with torch.save as the .bin); the output is
+    # that of diffusers' own from_pretrained of the old-named file, which converts the names back
+    "legacy-attention": ("unet", dict(SMALL, in_channels=3, out_channels=3,
+                                      down_block_types=("AttnDownBlock2D", "AttnDownBlock2D"),
+                                      up_block_types=("AttnUpBlock2D", "AttnUpBlock2D")), [30, 900], None,
+                         "bin-legacy"),
 }
+
+# diffusers' attention parameters before 0.14 (AttentionBlock), the inverse of
+# ModelMixin._convert_deprecated_attention_blocks: to_q -> query, to_k -> key, to_v -> value, to_out.0 -> proj_attn
+OLD_ATTENTION_NAMES = {".to_q.": ".query.", ".to_k.": ".key.", ".to_v.": ".value.", ".to_out.0.": ".proj_attn."}
+
+
+def save_legacy(unet, d):
+    """Saves unet as a pre-0.14 checkpoint (config.json + diffusion_pytorch_model.bin with the old attention names)
+    and loads it back with diffusers' from_pretrained, checking that diffusers found every key."""
+    unet.save_pretrained(d, safe_serialization=False)
+    old = {}
+    for k, v in unet.state_dict().items():
+        if ".attentions." in k:
+            for new, legacy in OLD_ATTENTION_NAMES.items():
+                k = k.replace(new, legacy)
+        old[k] = v
+    assert any(".proj_attn." in k for k in old) and not any(".to_q." in k for k in old)
+    torch.save(old, os.path.join(d, "diffusion_pytorch_model.bin"))
+    loaded, info = UNet2DModel.from_pretrained(d, output_loading_info=True)
+    assert not info["missing_keys"] and not info["unexpected_keys"] and not info["mismatched_keys"], info
+    return loaded.eval()
 
 
 def perturb(model, seed):
@@ -89,7 +122,9 @@ def main():
         d = os.path.join(OUT, name)
         shutil.rmtree(d, ignore_errors=True)
         safe = fmt == "safetensors"
-        if kind == "unet":
+        if fmt == "bin-legacy":
+            unet = save_legacy(unet, d)
+        elif kind == "unet":
             unet.save_pretrained(d, safe_serialization=safe)
         else:
             sched = DDPMScheduler(num_train_timesteps=1000)
@@ -100,7 +135,10 @@ def main():
         x = torch.randn(2, cfg.in_channels, cfg.sample_size, cfg.sample_size, generator=g)
         dtype = torch.float32 if cfg.time_embedding_type == "fourier" else torch.int64
         t = torch.tensor(ts, dtype=dtype)
-        y = torch.tensor(labels, dtype=torch.int64) if labels is not None else None
+        if labels == "embedding":
+            y = torch.randn(2, 4 * cfg.block_out_channels[0], generator=g)
+        else:
+            y = torch.tensor(labels, dtype=torch.int64) if labels is not None else None
         with torch.no_grad():
             out = unet(x, t, class_labels=y).sample
         io = os.path.join(OUT, name + "-io")
@@ -110,7 +148,8 @@ def main():
         if y is not None:
             torch.save(y, os.path.join(io, "class_labels.pt"))
         torch.save(out, os.path.join(io, "output.pt"))
-        case = {"kind": kind, "weights": fmt, "timesteps": ts, "class_labels": labels,
+        case = {"kind": kind, "weights": fmt, "timesteps": ts,
+                "class_labels": "float32 [2, %d] (class_labels.pt)" % y.shape[1] if labels == "embedding" else labels,
                 "params": sum(p.numel() for p in unet.parameters()),
                 "output_max_abs": float(out.abs().max())}
         if kind != "unet":

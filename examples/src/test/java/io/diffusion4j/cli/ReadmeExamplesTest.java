@@ -128,7 +128,8 @@ class ReadmeExamplesTest {
      */
     @ParameterizedTest(name = "{0} {1}-{2}")
     @CsvSource({"digits, ddim, 50", "digits, dpmsolver++, 50", "digits, euler, 50", "digits, heun, 50",
-        "digits, ddpm, 1000", "digits-v, ddim, 50", "digits-v, dpmsolver++, 50", "digits-v, euler, 50"})
+        "digits, ddpm, 1000", "digits-v, ddim, 50", "digits-v, dpmsolver++, 50", "digits-v, euler, 50",
+        "digits-unet, ddim, 20"})
     void everySchedulerWithGuidanceGivesTheRequestedDigits(String model, String scheduler, int steps)
             throws Exception {
         int perClass = Integer.getInteger("d4j.quality.perClass", PER_CLASS_DEFAULT);

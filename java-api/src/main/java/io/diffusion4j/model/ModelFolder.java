@@ -244,6 +244,9 @@ public final class ModelFolder {
         }
         if (diffusers != null) {
             UNet2DModel unet = diffusers.loadModel(device, dtype);
+            if (unet.config().classEmbedType() == io.diffusion4j.model.diffusers.UNet2DConfig.ClassEmbedType.IDENTITY) {
+                return unet;   // its class input is a float embedding the probe cannot make up
+            }
             try {
                 probe(unet, spec);
             } catch (ModelFolderException | RuntimeException e) {

@@ -165,7 +165,7 @@ class ModelFolderTest {
     void resolveOfAnUnknownNameListsTheBuiltinModels() {
         ModelFolderException e = assertThrows(ModelFolderException.class,
                 () -> ModelFolder.resolve("no-such-model"));
-        assertMentions(e, "no-such-model", "digits", "digits-v", "toy2d", "digits-classifier");
+        assertMentions(e, "no-such-model", "digits", "digits-v", "toy2d", "digits-unet", "digits-classifier");
         ModelFolderException b = assertThrows(ModelFolderException.class, () -> ModelFolder.builtin("no-such-model"));
         assertMentions(b, "no-such-model", "digits", "toy2d");
     }
@@ -192,7 +192,7 @@ class ModelFolderTest {
 
     @Test
     void builtinNamesAreTheIndex() {
-        assertEquals(List.of("digits", "digits-v", "toy2d", "digits-classifier"), BuiltinModels.names());
+        assertEquals(List.of("digits", "digits-v", "toy2d", "digits-unet", "digits-classifier"), BuiltinModels.names());
     }
 
     @ParameterizedTest

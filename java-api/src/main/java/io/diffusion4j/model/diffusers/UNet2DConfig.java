@@ -83,8 +83,6 @@ public record UNet2DConfig(int[] sampleSize, int inChannels, int outChannels, bo
         check(attentionHeadDim == null || attentionHeadDim >= 1, "attention_head_dim must be >= 1 or null, got "
                 + attentionHeadDim);
         check(dropout >= 0 && dropout < 1, "dropout must be in [0, 1), got " + dropout);
-        check(classEmbedType != ClassEmbedType.IDENTITY, "class_embed_type \"identity\" is not supported (it takes "
-                + "float class embeddings, not class labels)");
         check(numClassEmbeds == null || numClassEmbeds >= 1, "num_class_embeds must be >= 1 or null, got "
                 + numClassEmbeds);
         check(timeEmbeddingType != TimeEmbeddingType.LEARNED || (numTrainTimesteps != null && numTrainTimesteps >= 1),
@@ -120,9 +118,12 @@ public record UNet2DConfig(int[] sampleSize, int inChannels, int outChannels, bo
         return 4 * blockOutChannels[0];
     }
 
-    /** Whether the forward takes class labels. */
+    /**
+     * Whether the forward takes a class input: labels (a {@code num_class_embeds} table or {@code timestep}), or, for
+     * {@code identity}, float class embeddings {@code [B, time_embed_dim]} added to the time embedding as they are.
+     */
     public boolean isClassConditional() {
-        return classEmbedType == ClassEmbedType.TIMESTEP || numClassEmbeds != null;
+        return classEmbedType != ClassEmbedType.NONE || numClassEmbeds != null;
     }
 
     /**

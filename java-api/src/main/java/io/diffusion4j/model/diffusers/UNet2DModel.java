@@ -210,6 +210,12 @@ public final class UNet2DModel implements Denoiser, TrainableModel {
             throw new IllegalArgumentException(source() + " takes samples [B, " + config.inChannels()
                     + ", H, W], got " + sample.describe());
         }
+        boolean identity = config.classEmbedType() == UNet2DConfig.ClassEmbedType.IDENTITY;
+        if (identity && (classLabels == null || !classLabels.dtype().isFloatingPoint())) {
+            throw new IllegalArgumentException(source() + " has class_embed_type \"identity\": pass class embeddings, "
+                    + "a float tensor [B, " + config.timeEmbedDim() + "] added to the time embedding, got "
+                    + (classLabels == null ? "none" : classLabels.describe()));
+        }
         if (isConditional() && classLabels == null) {
             throw new IllegalArgumentException(source() + " is class-conditional: pass class labels");
         }
@@ -231,6 +237,8 @@ public final class UNet2DModel implements Denoiser, TrainableModel {
             emb = emb.add(classTable.forward(classLabels).to(wt));
         } else if (classTimestep != null) {
             emb = emb.add(classTimestep.forward(project(classLabels).to(wt)).to(wt));
+        } else if (identity) {
+            emb = emb.add(classLabels.to(wt));   // diffusers' nn.Identity: the class input is the embedding
         }
         Tensor h = convIn.forward(x);
         List<Tensor> residuals = new ArrayList<>();

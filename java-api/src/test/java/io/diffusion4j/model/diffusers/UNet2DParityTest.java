@@ -1,6 +1,7 @@
 package io.diffusion4j.model.diffusers;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.diffusion4j.bindings.DType;
@@ -30,7 +31,8 @@ class UNet2DParityTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"attn", "class-cond", "fourier-scale-shift", "timestep-class", "ddim-pipeline", "skip"})
+    @ValueSource(strings = {"attn", "class-cond", "fourier-scale-shift", "timestep-class", "ddim-pipeline", "skip", "identity",
+            "legacy-attention"})
     void forwardMatchesDiffusers(String name, @TempDir Path tmp) throws Exception {
         Path dir = copy(name, tmp);
         // pipeline folders through ModelFolder (as the CLI opens them), bare unet folders (no scheduler) directly
@@ -49,6 +51,22 @@ class UNet2DParityTest {
             double diff = maxAbs(out.sub(expected));
             System.out.printf("diffusers %s: max |out - ref| = %.3g (|ref| max %.3g)%n", name, diff, scale);
             assertTrue(diff <= 1e-4 * scale, name + ": max abs difference " + diff);
+        }
+    }
+
+    @org.junit.jupiter.api.Test
+    void identityClassEmbeddingRefusesLabels(@TempDir Path tmp) throws Exception {
+        Path dir = copy("identity", tmp);
+        try (NativeScope scope = new NativeScope();
+             Denoiser model = DiffusersFolder.open(dir).loadModel(Device.CPU, DType.FLOAT32)) {
+            assertTrue(model.isConditional());
+            Tensor x = TensorFiles.readResource(ROOT + "identity-io/sample.pt");
+            Tensor t = Tensor.full(10, DType.FLOAT32, Device.CPU, 2);
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> model.predict(x, t, Tensor.full(3, DType.INT64, Device.CPU, 2)));
+            assertTrue(e.getMessage().contains("class_embed_type \"identity\": pass class embeddings, a float tensor "
+                    + "[B, 64]"), e.getMessage());
+            assertThrows(IllegalArgumentException.class, () -> model.predict(x, t, null));
         }
     }
 
