@@ -38,7 +38,10 @@ ROOT = os.path.join(HERE, "src/main/resources/io/diffusion4j/")
 OUT = ROOT + "reference/schedulers/"
 SEED = 1234
 BATCH = 4
-LABELS = {"toy2d": None, "digits": [0, 3, 7, 9], "digits-v": [1, 2, 5, 8]}
+LABELS = {"toy2d": None, "digits": [0, 3, 7, 9], "digits-v": [1, 2, 5, 8], "float-t": None}
+# a model folder without diffusion4j.json (make_float_timestep_refs.py): model.pt + scheduler_config.json only; it
+# embeds its timestep as a float and gets the scheduler's timesteps unchanged, as a diffusers pipeline passes them
+FOREIGN = {"float-t": ("reference/float_timestep/model/", [3, 8, 8])}
 
 # name, model, diffusers class, config changes, steps
 CASES = [
@@ -89,6 +92,40 @@ CASES = [
      {"solver_order": 3, "use_karras_sigmas": True, "timestep_spacing": "linspace"}, 10),
     ("digits_deis_thres16", "digits", "DEISMultistepScheduler",
      {"thresholding": True, "dynamic_thresholding_ratio": 0.9, "sample_max_value": 1.2, "timestep_spacing": "trailing"}, 16),
+    # KDPM2 (2N - 1 model evaluations; the midpoints get fractional timesteps)
+    ("toy2d_kdpm2_10", "toy2d", "KDPM2DiscreteScheduler", {}, 10),
+    ("toy2d_kdpm2_karras20", "toy2d", "KDPM2DiscreteScheduler",
+     {"use_karras_sigmas": True, "timestep_spacing": "linspace"}, 20),
+    ("digits_kdpm2_linspace10", "digits", "KDPM2DiscreteScheduler", {"timestep_spacing": "linspace"}, 10),
+    ("digits_kdpm2_trailing15", "digits", "KDPM2DiscreteScheduler", {"timestep_spacing": "trailing"}, 15),
+    ("digits_v_kdpm2_10", "digits-v", "KDPM2DiscreteScheduler", {}, 10),
+    # (not Karras sigmas on digits-v: diffusers' float32 alphas_cumprod moves a rounded timestep across .5, 177 vs
+    # 178; nor trailing/linspace spacing there: they start at t = 999, where the cosine schedule's float32 alpha-bar
+    # (~1e-9) and our doubles give sigmas far enough apart to move the result by 5e-2)
+    ("digits_v_kdpm2_offset16", "digits-v", "KDPM2DiscreteScheduler", {"steps_offset": 1}, 16),
+    ("float_t_kdpm2_10", "float-t", "KDPM2DiscreteScheduler", {}, 10),
+    ("float_t_kdpm2_leading20", "float-t", "KDPM2DiscreteScheduler",
+     {"timestep_spacing": "leading", "steps_offset": 1}, 20),
+    # single-step DPM-Solver
+    ("toy2d_dpmsingle_o2_10", "toy2d", "DPMSolverSinglestepScheduler", {}, 10),
+    ("toy2d_dpmsingle_o3_heun20", "toy2d", "DPMSolverSinglestepScheduler",
+     {"solver_order": 3, "solver_type": "heun"}, 20),
+    ("toy2d_dpmsingle_sde_o2_12", "toy2d", "DPMSolverSinglestepScheduler",
+     {"algorithm_type": "sde-dpmsolver++", "solver_type": "heun"}, 12),
+    ("digits_dpmsingle_o3_sigma_min12", "digits", "DPMSolverSinglestepScheduler",
+     {"solver_order": 3, "final_sigmas_type": "sigma_min"}, 12),
+    ("digits_dpmsingle_noise_pred_heun15", "digits", "DPMSolverSinglestepScheduler",
+     {"algorithm_type": "dpmsolver", "solver_type": "heun", "final_sigmas_type": "sigma_min"}, 15),
+    ("digits_dpmsingle_thres_karras10", "digits", "DPMSolverSinglestepScheduler",
+     {"thresholding": True, "dynamic_thresholding_ratio": 0.9, "sample_max_value": 1.2, "use_karras_sigmas": True}, 10),
+    ("digits_v_dpmsingle_o2_10", "digits-v", "DPMSolverSinglestepScheduler", {}, 10),
+    # (noise prediction ends at sigma_min, which diffusers' float32 1 - alphas_cumprod holds to ~1e-3 on the cosine
+    # schedule: 4e-4 apart at the end; it runs on digits' linear schedule above)
+    ("digits_v_dpmsingle_o3_heun_clipped20", "digits-v", "DPMSolverSinglestepScheduler",
+     {"solver_order": 3, "solver_type": "heun", "lambda_min_clipped": -5.1}, 20),
+    ("float_t_dpmsingle_o2_10", "float-t", "DPMSolverSinglestepScheduler", {}, 10),
+    ("float_t_dpmsingle_o3_karras20", "float-t", "DPMSolverSinglestepScheduler",
+     {"solver_order": 3, "use_karras_sigmas": True, "lower_order_final": True}, 20),
 ]
 
 
@@ -99,9 +136,10 @@ def call(model, x, t, labels):
 
 
 def run_case(name, model_name, cls_name, changes, steps):
-    d = ROOT + "models/" + model_name + "/"
+    foreign = model_name in FOREIGN
+    d = ROOT + (FOREIGN[model_name][0] if foreign else "models/" + model_name + "/")
     base = json.load(open(d + "scheduler_config.json"))
-    spec = json.load(open(d + "diffusion4j.json"))
+    spec = {"sample_shape": FOREIGN[model_name][1]} if foreign else json.load(open(d + "diffusion4j.json"))
     model = torch.jit.load(d + "model.pt").eval()
     labels = LABELS[model_name]
     lab = torch.tensor(labels, dtype=torch.int64) if labels else None
@@ -113,12 +151,17 @@ def run_case(name, model_name, cls_name, changes, steps):
     scheduler = cls.from_config(config)
     scheduler.set_timesteps(steps)
     shape = [1] + spec["sample_shape"]
-    noise = torch.cat([torch.randn(shape, generator=torch.Generator().manual_seed(SEED + i)) for i in range(BATCH)])
+    # per-sample generators: the initial noise first, then (SDE variants) each step's noise, as our seeded runs draw
+    generators = [torch.Generator().manual_seed(SEED + i) for i in range(BATCH)]
+    noise = torch.cat([torch.randn(shape, generator=g) for g in generators])
+    noisy = changes.get("algorithm_type", "").startswith("sde-")
     x = noise * scheduler.init_noise_sigma
     with torch.no_grad():
         for t in scheduler.timesteps:
-            out = call(model, scheduler.scale_model_input(x, t), t, lab)
-            x = scheduler.step(out, t, x).prev_sample
+            inp = scheduler.scale_model_input(x, t)
+            out = model(inp, t.reshape(1).expand(BATCH)) if foreign else call(model, inp, t, lab)
+            extra = {"generator": generators} if noisy else {}
+            x = scheduler.step(out, t, x, **extra).prev_sample
     if not torch.isfinite(x).all():
         raise SystemExit(name + ": non-finite result")
     os.makedirs(OUT + name, exist_ok=True)
@@ -127,7 +170,8 @@ def run_case(name, model_name, cls_name, changes, steps):
     # the config exactly as diffusers holds it (every key, its defaults included), so Java reads what Python used
     full = {k: v for k, v in dict(scheduler.config).items() if not k.startswith("_")}
     full = json.loads(json.dumps(full, default=lambda o: list(o)))
-    return {"name": name, "kind": cls_name, "model": model_name,
+    return {"name": name, "kind": cls_name, "model": model_name, "model_folder": d[len(ROOT):] if foreign else None,
+            "noisy": noisy, "timestep_dtype": str(scheduler.timesteps.dtype).replace("torch.", ""),
             "scheduler_config": dict({"_class_name": cls_name}, **full),
             "params": {"num_inference_steps": steps, "batch_size": BATCH, "seed": SEED, "class_labels": labels},
             "timesteps": [float(t) for t in scheduler.timesteps],
@@ -179,12 +223,26 @@ def full_loop_model():
 
 
 def main():
+    """ONLY=name,name runs just those cases and merges them into the existing schedulers.json (others untouched)."""
     torch.set_num_threads(2)
     os.makedirs(OUT, exist_ok=True)
+    only = [n for n in os.environ.get("ONLY", "").split(",") if n]
     cases = []
     for name, model_name, cls_name, changes, steps in CASES:
+        if only and name not in only:
+            continue
         cases.append(run_case(name, model_name, cls_name, changes, steps))
         print("%-34s mean|x| %.4f" % (name, cases[-1]["mean_abs"]))
+    if only:
+        path = ROOT + "reference/schedulers.json"
+        existing = json.load(open(path))
+        fresh = {c["name"]: c for c in cases}
+        order = [c[0] for c in CASES]
+        kept = {c["name"]: c for c in existing["cases"] if c["name"] in order}
+        kept.update(fresh)
+        existing["cases"] = [kept[n] for n in order if n in kept]
+        json.dump(existing, open(path, "w"), indent=1)
+        return
     full_loop_model()
     head = subprocess.run(["git", "-C", os.environ.get("DIFFUSERS_SRC", "/tmp/diffusers/src"), "rev-parse", "HEAD"],
                           capture_output=True, text=True).stdout.strip() or None

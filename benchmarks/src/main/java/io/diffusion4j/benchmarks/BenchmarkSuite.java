@@ -52,6 +52,16 @@ public final class BenchmarkSuite {
             new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(out.toFile(), all);
             return;
         }
+        String interleaved = Arrays.stream(args).filter(a -> a.startsWith("--schedulers-interleaved="))
+                .map(a -> a.substring("--schedulers-interleaved=".length())).findFirst().orElse(null);
+        if (interleaved != null) {
+            int rounds = Arrays.stream(args).filter(a -> a.startsWith("--rounds=")).map(a -> a.substring(9))
+                    .mapToInt(Integer::parseInt).findFirst().orElse(5);
+            all.put("scheduler_overhead_interleaved", schedulerOverheadInterleaved(List.of(interleaved.split(",")),
+                    rounds, quick));
+            new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(out.toFile(), all);
+            return;
+        }
         if (Arrays.asList(args).contains("--schedulers-only")) {
             all.put("scheduler_overhead", schedulerOverhead(quick));
             new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(out.toFile(), all);
@@ -140,6 +150,60 @@ public final class BenchmarkSuite {
             }
         }
         return rows;
+    }
+
+    /**
+     * The step overhead of a few schedulers measured in alternation ({@code rounds} rounds, each measuring every
+     * scheduler once on toy2d batch 1 and digits batch 16, 20 steps), so that a loaded machine's drift hits every
+     * scheduler alike: per scheduler the median over rounds, and per round the ratio to the first scheduler named
+     * (the baseline), whose median is the figure to compare.
+     */
+    static Map<String, Object> schedulerOverheadInterleaved(List<String> names, int rounds, boolean quick)
+            throws Exception {
+        Map<String, Object> out = new LinkedHashMap<>();
+        for (String model : new String[] {"toy2d", "digits"}) {
+            int batch = model.equals("toy2d") ? 1 : 16;
+            int steps = quick ? 5 : 20;
+            int repeats = quick ? 1 : (model.equals("toy2d") ? 8 : 3);
+            Map<String, double[]> usPerStep = new LinkedHashMap<>();
+            Map<String, double[]> ratio = new LinkedHashMap<>();
+            Map<String, double[]> samplingMs = new LinkedHashMap<>();
+            for (String n : names) {
+                usPerStep.put(n, new double[rounds]);
+                ratio.put(n, new double[rounds]);
+                samplingMs.put(n, new double[rounds]);
+            }
+            for (int round = 0; round < rounds; round++) {
+                for (String n : names) {
+                    SamplingOverhead.Result r = SamplingOverhead.measure(model, n, steps, batch, repeats, 1, Device.CPU);
+                    usPerStep.get(n)[round] = r.overheadUsPerStep();
+                    ratio.get(n)[round] = r.overheadRatio();
+                    samplingMs.get(n)[round] = r.samplingMs();
+                    System.out.printf("round %d %-7s %-16s: sampling %8.2f ms, ratio %.4f, %.1f us/step%n", round,
+                            model, n, r.samplingMs(), r.overheadRatio(), r.overheadUsPerStep());
+                }
+            }
+            List<Map<String, Object>> rows = new ArrayList<>();
+            double[] base = usPerStep.get(names.get(0));
+            for (String n : names) {
+                double[] rel = new double[rounds];
+                for (int round = 0; round < rounds; round++) {
+                    rel[round] = usPerStep.get(n)[round] / base[round];
+                }
+                Map<String, Object> row = new LinkedHashMap<>();
+                row.put("scheduler", n);
+                row.put("steps", steps);
+                row.put("batch", batch);
+                row.put("median_us_per_step", SamplingOverhead.median(usPerStep.get(n)));
+                row.put("median_overhead_ratio", SamplingOverhead.median(ratio.get(n)));
+                row.put("median_sampling_ms", SamplingOverhead.median(samplingMs.get(n)));
+                row.put("median_us_per_step_vs_" + names.get(0), SamplingOverhead.median(rel));
+                row.put("us_per_step_by_round", usPerStep.get(n));
+                rows.add(row);
+            }
+            out.put(model, rows);
+        }
+        return out;
     }
 
     static Map<String, Object> python(String model, String sched, int steps, int batch, int repeats, int warmup,

@@ -77,6 +77,12 @@ public final class QualityPerStep {
         for (int n : new int[] {10, 20}) {
             all.add(new Sampler("DEIS-" + n, "deis", n, Map.of()));
         }
+        all.add(new Sampler("KDPM2-10", "kdpm2", 10, Map.of()));
+        all.add(new Sampler("KDPM2-20", "kdpm2", 20, Map.of()));
+        for (int n : new int[] {10, 20}) {
+            all.add(new Sampler("DPM-Solver++(2S)-" + n, "dpmsolver-single", n, Map.of()));
+        }
+        all.add(new Sampler("DPM-Solver++(3S)-20", "dpmsolver-single", 20, Map.of("solver_order", 3)));
         all.add(new Sampler("adaptive rtol 0.05", "adaptive", 1, Map.of("rtol", 0.05)));
         all.add(new Sampler("adaptive rtol 0.01", "adaptive", 1, Map.of("rtol", 0.01)));
         return all;

@@ -171,15 +171,17 @@ final class Generation {
             if (o.order < 1 || o.order > 3) {
                 throw new UsageException("--order must be 1, 2 or 3, got " + o.order);
             }
-            if (!name.contains("dpm") && !name.equals("unipc")) {
-                throw new UsageException("--order applies to dpmsolver++, sde-dpmsolver++ and unipc, not " + name);
+            if (!name.contains("dpm") && !name.equals("unipc") || name.equals("kdpm2")) {
+                throw new UsageException("--order applies to dpmsolver++, sde-dpmsolver++, dpmsolver-single and unipc, "
+                        + "not " + name);
             }
             b.putExtra("solver_order", o.order);
         }
         if (o.karras) {
-            if (!List.of("euler", "euler-a", "heun", "dpmsolver++", "sde-dpmsolver++", "unipc", "lms").contains(name)) {
-                throw new UsageException("--karras applies to euler, euler-a, heun, dpmsolver++, sde-dpmsolver++, unipc "
-                        + "and lms, not " + name);
+            if (!List.of("euler", "euler-a", "heun", "dpmsolver++", "sde-dpmsolver++", "unipc", "lms", "kdpm2",
+                    "dpmsolver-single").contains(name)) {
+                throw new UsageException("--karras applies to euler, euler-a, heun, dpmsolver++, sde-dpmsolver++, unipc, "
+                        + "lms, kdpm2 and dpmsolver-single, not " + name);
             }
             b.putExtra("use_karras_sigmas", true);
         }

@@ -25,7 +25,7 @@ final class GenerationOptions {
 
     @Option(names = "--scheduler", paramLabel = "NAME",
             description = "ddpm, ddim, euler, euler-a, heun, dpmsolver++, sde-dpmsolver++, adaptive, unipc, pndm, lms, "
-                    + "deis or lcm (default: the config's _class_name).")
+                    + "deis, lcm, kdpm2 or dpmsolver-single (default: the config's _class_name).")
     String scheduler;
 
     @Option(names = "--steps", paramLabel = "N",
@@ -34,12 +34,12 @@ final class GenerationOptions {
                     + "the adaptive solver picks its own).")
     Integer steps;
 
-    @Option(names = "--order", paramLabel = "K", description = "DPM-Solver++ or UniPC order: 1, 2 or 3 (default: the config's "
+    @Option(names = "--order", paramLabel = "K", description = "DPM-Solver++ (multistep or dpmsolver-single) or UniPC order: 1, 2 or 3 (default: the config's "
             + "solver_order, else 2).")
     Integer order;
 
     @Option(names = "--karras", description = "Karras et al.'s sigma schedule (euler, euler-a, heun, dpmsolver++, unipc, "
-            + "lms).")
+            + "lms, kdpm2, dpmsolver-single).")
     boolean karras;
 
     @Option(names = "--rtol", paramLabel = "R", description = "Relative tolerance of the adaptive solver (default 0.05).")

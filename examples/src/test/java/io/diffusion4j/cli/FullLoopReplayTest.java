@@ -21,7 +21,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * diffusers' own full-loop scheduler tests (tests/schedulers/test_scheduler_dpm_multi.py, test_scheduler_unipc.py,
- * test_scheduler_pndm.py) replayed through the CLI: their dummy model ({@code sample * t / (t + 1)}, TorchScript) and
+ * test_scheduler_pndm.py, test_scheduler_dpm_single.py) replayed through the CLI: their dummy model ({@code sample * t / (t + 1)}, TorchScript) and
  * deterministic sample (test-models/make_scheduler_refs.py writes both and checks them against diffusers), their
  * scheduler configs as a {@code scheduler_config.json} in a model folder, 10 steps, and their asserted
  * {@code mean(|sample|)} to their tolerance of 1e-3.
@@ -37,6 +37,11 @@ class FullLoopReplayTest {
     private static final String UNIPC = "\"_class_name\": \"UniPCMultistepScheduler\", \"num_train_timesteps\": 1000, "
             + "\"beta_start\": 0.0001, \"beta_end\": 0.02, \"beta_schedule\": \"linear\", \"solver_order\": 2, "
             + "\"solver_type\": \"bh2\", \"final_sigmas_type\": \"sigma_min\", \"timestep_spacing\": \"linspace\"";
+    private static final String DPM_SINGLE = "\"_class_name\": \"DPMSolverSinglestepScheduler\", "
+            + "\"num_train_timesteps\": 1000, \"beta_start\": 0.0001, \"beta_end\": 0.02, \"beta_schedule\": \"linear\", "
+            + "\"solver_order\": 2, \"thresholding\": false, \"sample_max_value\": 1.0, "
+            + "\"algorithm_type\": \"dpmsolver++\", \"solver_type\": \"midpoint\", \"lambda_min_clipped\": -Infinity, "
+            + "\"variance_type\": null, \"final_sigmas_type\": \"sigma_min\"";
     private static final String PNDM = "\"_class_name\": \"PNDMScheduler\", \"num_train_timesteps\": 1000, "
             + "\"beta_end\": 0.02, \"beta_schedule\": \"linear\", \"skip_prk_steps\": false, "
             + "\"timestep_spacing\": \"leading\"";
@@ -86,7 +91,15 @@ class FullLoopReplayTest {
                 Arguments.of("pndm test_full_loop_with_set_alpha_to_one", PNDM + ", \"beta_start\": 0.01, "
                         + "\"set_alpha_to_one\": true", 0.2995),
                 Arguments.of("pndm test_full_loop_with_no_set_alpha_to_one", PNDM + ", \"beta_start\": 0.01, "
-                        + "\"set_alpha_to_one\": false", 0.2434));
+                        + "\"set_alpha_to_one\": false", 0.2434),
+                Arguments.of("dpm_single test_full_loop_no_noise", DPM_SINGLE + ", \"prediction_type\": \"epsilon\"",
+                        0.2791),
+                Arguments.of("dpm_single test_full_loop_with_karras", DPM_SINGLE
+                        + ", \"prediction_type\": \"epsilon\", \"use_karras_sigmas\": true", 0.2248),
+                Arguments.of("dpm_single test_full_loop_with_v_prediction", DPM_SINGLE
+                        + ", \"prediction_type\": \"v_prediction\"", 0.1453),
+                Arguments.of("dpm_single test_full_loop_with_karras_and_v_prediction", DPM_SINGLE
+                        + ", \"prediction_type\": \"v_prediction\", \"use_karras_sigmas\": true", 0.0649));
     }
 
     @ParameterizedTest(name = "{0}")

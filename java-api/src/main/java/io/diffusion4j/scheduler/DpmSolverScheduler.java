@@ -107,26 +107,8 @@ public final class DpmSolverScheduler implements Scheduler {
         return new Plan(grid.timesteps(), s);
     }
 
-    /**
-     * One past the largest timestep the spacing uses: {@code lambda_min_clipped} drops the timesteps whose half
-     * log-SNR {@code log(sqrt(ab)) - log(sqrt(1 - ab))} is below it (critical for the cosine schedule).
-     */
     private int lastTimestep() {
-        int t = config.numTrainTimesteps();
-        if (lambdaMinClipped == Double.NEGATIVE_INFINITY) {
-            return t;
-        }
-        double[] ab = config.noiseSchedule().alphasCumprod();
-        int clipped = 0;
-        for (double a : ab) {
-            if (0.5 * Math.log(a) - 0.5 * Math.log(1 - a) < lambdaMinClipped) {
-                clipped++;
-            }
-        }
-        if (clipped >= t) {
-            throw new IllegalArgumentException("lambda_min_clipped " + lambdaMinClipped + " clips every timestep");
-        }
-        return t - clipped;
+        return VpSchedule.lastTimestep(config, lambdaMinClipped);
     }
 
     /** The order of step {@code i} of {@code n}, as diffusers lowers it at the start and the end. */

@@ -11,7 +11,7 @@ import java.util.Locale;
 public final class Schedulers {
     /** The names {@link #byName} accepts. */
     public static final List<String> NAMES = List.of("ddpm", "ddim", "euler", "euler-a", "heun", "dpmsolver++",
-            "sde-dpmsolver++", "adaptive", "unipc", "pndm", "lms", "deis", "lcm");
+            "sde-dpmsolver++", "adaptive", "unipc", "pndm", "lms", "deis", "lcm", "kdpm2", "dpmsolver-single");
 
     private Schedulers() {
     }
@@ -44,6 +44,10 @@ public final class Schedulers {
                 return new DeisScheduler(config);
             case LcmScheduler.CLASS_NAME:
                 return new LcmScheduler(config);
+            case Kdpm2Scheduler.CLASS_NAME:
+                return new Kdpm2Scheduler(config);
+            case DpmSolverSinglestepScheduler.CLASS_NAME:
+                return new DpmSolverSinglestepScheduler(config);
             default:
                 throw new IllegalArgumentException("scheduler_config.json _class_name '" + cls + "' is not supported; "
                         + "choose a scheduler with one of: " + String.join(", ", NAMES));
@@ -71,6 +75,8 @@ public final class Schedulers {
             case LmsScheduler.CLASS_NAME -> "lms";
             case DeisScheduler.CLASS_NAME -> "deis";
             case LcmScheduler.CLASS_NAME -> "lcm";
+            case Kdpm2Scheduler.CLASS_NAME -> "kdpm2";
+            case DpmSolverSinglestepScheduler.CLASS_NAME -> "dpmsolver-single";
             default -> cls;
         };
     }
@@ -110,6 +116,11 @@ public final class Schedulers {
                 return new DeisScheduler(config.withClassName(DeisScheduler.CLASS_NAME));
             case "lcm":
                 return new LcmScheduler(config.withClassName(LcmScheduler.CLASS_NAME));
+            case "kdpm2":
+                return new Kdpm2Scheduler(config.withClassName(Kdpm2Scheduler.CLASS_NAME));
+            case "dpmsolver-single":
+            case "dpmsolver-singlestep":
+                return new DpmSolverSinglestepScheduler(config.withClassName(DpmSolverSinglestepScheduler.CLASS_NAME));
             default:
                 throw new IllegalArgumentException("unknown scheduler '" + name + "'; valid: " + String.join(", ", NAMES));
         }

@@ -16,7 +16,7 @@ import java.util.List;
  * for leading spacing and by {@code sigma_max} otherwise.
  */
 abstract sealed class SigmaScheduler implements Scheduler
-        permits EulerScheduler, EulerAncestralScheduler, HeunScheduler, LmsScheduler {
+        permits EulerScheduler, EulerAncestralScheduler, HeunScheduler, LmsScheduler, Kdpm2Scheduler {
 
     final SchedulerConfig config;
     final Sigmas sigmas;
@@ -27,7 +27,7 @@ abstract sealed class SigmaScheduler implements Scheduler
         this.config = config;
         this.sigmas = new Sigmas(config);
         this.karras = config.extraBoolean("use_karras_sigmas", false);
-        String finalType = config.extraString("final_sigmas_type", "zero");
+        String finalType = hasEulerSigmaKeys() ? config.extraString("final_sigmas_type", "zero") : "zero";
         if (!finalType.equals("zero") && !finalType.equals("sigma_min")) {
             throw new IllegalArgumentException("final_sigmas_type must be zero or sigma_min, got '" + finalType + "'");
         }
@@ -48,6 +48,14 @@ abstract sealed class SigmaScheduler implements Scheduler
         if (config.thresholding()) {
             throw new IllegalArgumentException("thresholding is not supported by " + name() + "; use ddpm or ddim");
         }
+    }
+
+    /**
+     * Whether the diffusers class reads {@code sigma_min}, {@code sigma_max} and {@code final_sigmas_type}; a class
+     * without them (KDPM2) ignores those keys, as diffusers does, and ends at sigma 0. Called from the constructor.
+     */
+    boolean hasEulerSigmaKeys() {
+        return true;
     }
 
     @Override
@@ -89,8 +97,8 @@ abstract sealed class SigmaScheduler implements Scheduler
             s[i] = sigmas.interpolate(ts[i]);
         }
         if (karras) {
-            double min = config.extraDouble("sigma_min", s[n - 1]);
-            double max = config.extraDouble("sigma_max", s[0]);
+            double min = hasEulerSigmaKeys() ? config.extraDouble("sigma_min", s[n - 1]) : s[n - 1];
+            double max = hasEulerSigmaKeys() ? config.extraDouble("sigma_max", s[0]) : s[0];
             double[] k = Sigmas.karras(min, max, n);
             for (int i = 0; i < n; i++) {
                 s[i] = k[i];

@@ -107,6 +107,28 @@ final class VpSchedule {
         return new Grid(ts, s);
     }
 
+    /**
+     * One past the largest timestep the spacing uses: {@code lambda_min_clipped} drops the timesteps whose half
+     * log-SNR {@code log(sqrt(ab)) - log(sqrt(1 - ab))} is below it (critical for the cosine schedule).
+     */
+    static int lastTimestep(SchedulerConfig config, double lambdaMinClipped) {
+        int t = config.numTrainTimesteps();
+        if (lambdaMinClipped == Double.NEGATIVE_INFINITY) {
+            return t;
+        }
+        double[] ab = config.noiseSchedule().alphasCumprod();
+        int clipped = 0;
+        for (double a : ab) {
+            if (0.5 * Math.log(a) - 0.5 * Math.log(1 - a) < lambdaMinClipped) {
+                clipped++;
+            }
+        }
+        if (clipped >= t) {
+            throw new IllegalArgumentException("lambda_min_clipped " + lambdaMinClipped + " clips every timestep");
+        }
+        return t - clipped;
+    }
+
     /** Lu et al.'s schedule: {@code n} sigmas from {@code max} to {@code min}, uniform in log sigma. */
     static double[] logUniform(double min, double max, int n) {
         double lo = Math.log(min);

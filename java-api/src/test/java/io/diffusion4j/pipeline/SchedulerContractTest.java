@@ -51,7 +51,9 @@ class SchedulerContractTest {
                 Arguments.of("unipc", Map.of("solver_order", 3, "solver_type", "bh1")),
                 Arguments.of("unipc", Map.of("predict_x0", false, "final_sigmas_type", "sigma_min")),
                 Arguments.of("pndm", Map.of("skip_prk_steps", true)),
-                Arguments.of("dpmsolver++", Map.of("thresholding", true, "use_lu_lambdas", true)));
+                Arguments.of("dpmsolver++", Map.of("thresholding", true, "use_lu_lambdas", true)),
+                Arguments.of("dpmsolver-single", Map.of("solver_order", 3, "algorithm_type", "sde-dpmsolver++",
+                        "solver_type", "heun")));
         return Stream.concat(names, variants);
     }
 

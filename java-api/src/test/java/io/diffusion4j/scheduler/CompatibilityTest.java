@@ -74,7 +74,7 @@ class CompatibilityTest {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> Schedulers.byName("ipndm", SchedulerConfig.builder().build(), 0));
         assertTrue(e.getMessage().equals("unknown scheduler 'ipndm'; valid: ddpm, ddim, euler, euler-a, heun, "
-                + "dpmsolver++, sde-dpmsolver++, adaptive, unipc, pndm, lms, deis, lcm"), e.getMessage());
+                + "dpmsolver++, sde-dpmsolver++, adaptive, unipc, pndm, lms, deis, lcm, kdpm2, dpmsolver-single"), e.getMessage());
         for (String name : Schedulers.NAMES) {
             assertTrue(Schedulers.byName(name, SchedulerConfig.builder().build(), 0).name().equals(name), name);
         }
