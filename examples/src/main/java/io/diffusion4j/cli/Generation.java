@@ -94,7 +94,7 @@ final class Generation {
                     + "instead of --out");
         }
         try (NativeScope scope = new NativeScope();
-             Denoiser denoiser = folder.loadDenoiser(o.device(), o.dtype());
+             Denoiser denoiser = folder.loadDenoiser(o.device(), o.dtype(), o.scriptMode());
              DiffusionPipeline pipeline = new DiffusionPipeline(denoiser, scheduler,
                      sampleShape)) {
             RunContext ctx = new RunContext(folder, spec, denoiser);

@@ -78,6 +78,10 @@ final class GenerationOptions {
     @Option(names = "--threads", paramLabel = "N", description = "LibTorch intra-op threads (default: LibTorch's).")
     Integer threads;
 
+    @Option(names = "--no-freeze", description = "Run a TorchScript model as loaded instead of a frozen copy "
+            + "(torch.jit.freeze; the default: same outputs, faster forward).")
+    boolean noFreeze;
+
     @Option(names = "--save-tensor", paramLabel = "FILE",
             description = "Also write the final samples as a tensor file (what Python's torch.load reads).")
     Path saveTensor;
@@ -120,6 +124,10 @@ final class GenerationOptions {
         String tag = ".shard-" + shard[0] + "-of-" + shard[1];
         String sharded = dot > 0 ? name.substring(0, dot) + tag + name.substring(dot) : name + tag;
         return file.resolveSibling(sharded);
+    }
+
+    io.diffusion4j.model.ScriptMode scriptMode() {
+        return noFreeze ? io.diffusion4j.model.ScriptMode.PLAIN : io.diffusion4j.model.ScriptMode.FROZEN;
     }
 
     Device device() {
