@@ -180,9 +180,13 @@ public final class TorchScriptModule implements AutoCloseable {
             if (training) {
                 m.eval(); // freeze requires eval mode
             }
+            // freezing with graph optimization off on this thread (as a Trainer leaves it) makes a module whose
+            // forward fails ("Couldn't find method: 'forward' on class ...Linear"; checked here): freeze with it on
+            boolean turnedOn = TorchScriptRuntime.optimizedGraphsOn();
             try {
                 return new TorchScriptModule(torch.freeze(m), source, device);
             } finally {
+                TorchScriptRuntime.restoreGraphOptimization(turnedOn);
                 if (training) {
                     m.train(true);
                 }

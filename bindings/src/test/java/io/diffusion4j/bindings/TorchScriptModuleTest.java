@@ -165,4 +165,22 @@ class TorchScriptModuleTest {
             assertThrows(IllegalStateException.class, m::frozen);
         }
     }
+
+    @Test
+    void freezesOnAThreadWhereATrainerTurnedGraphOptimizationOff() throws Exception {
+        boolean before = TorchScriptRuntime.graphOptimization();
+        try (NativeScope scope = new NativeScope();
+             TorchScriptModule m = TorchScriptModule.load(Fixtures.python("conv.pt"), Device.CPU)) {
+            TorchScriptRuntime.setGraphOptimization(false);
+            Tensor x = TensorFiles.read(Fixtures.python("conv_input.pt"));
+            Tensor t = TensorFiles.read(Fixtures.python("conv_timesteps.pt"));
+            float[] expected = m.forward(x, t).toFloatArray();
+            try (TorchScriptModule frozen = m.frozen()) {
+                assertEquals(false, TorchScriptRuntime.graphOptimization(), "the thread's setting is restored");
+                assertArrayEquals(expected, frozen.forward(x, t).toFloatArray());
+            }
+        } finally {
+            TorchScriptRuntime.setGraphOptimization(before);
+        }
+    }
 }

@@ -5,6 +5,7 @@ import io.diffusion4j.bindings.Device;
 import io.diffusion4j.bindings.NativeScope;
 import io.diffusion4j.bindings.Tensor;
 import io.diffusion4j.bindings.TorchScriptModule;
+import io.diffusion4j.bindings.TorchScriptRuntime;
 import java.util.List;
 import java.util.Locale;
 
@@ -88,6 +89,17 @@ public final class TorchScriptDenoiser implements Denoiser {
 
     @Override
     public Tensor predict(Tensor sample, Tensor timesteps, Tensor classLabels) {
+        // inference runs the optimized plan even on a thread a Trainer left with optimization off (its switch is
+        // per thread); training modules, other threads and the next call on this one keep their own setting
+        boolean turnedOn = TorchScriptRuntime.optimizedGraphsOn();
+        try {
+            return run(sample, timesteps, classLabels);
+        } finally {
+            TorchScriptRuntime.restoreGraphOptimization(turnedOn);
+        }
+    }
+
+    private Tensor run(Tensor sample, Tensor timesteps, Tensor classLabels) {
         if (conditional) {
             if (classLabels == null) {
                 throw new IllegalArgumentException(module.source() + " is class-conditional: pass class labels "

@@ -1,6 +1,9 @@
 package io.diffusion4j.model;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
@@ -9,6 +12,7 @@ import io.diffusion4j.bindings.Device;
 import io.diffusion4j.bindings.NativeScope;
 import io.diffusion4j.bindings.Tensor;
 import io.diffusion4j.bindings.Torch;
+import io.diffusion4j.bindings.TorchScriptRuntime;
 import io.diffusion4j.pipeline.DiffusionPipeline;
 import io.diffusion4j.pipeline.GenerationRequest;
 import io.diffusion4j.scheduler.Scheduler;
@@ -55,6 +59,30 @@ class ScriptModeTest {
             assertEquals(loaded.parameters().size(), p.module().parameters().size());
         }
         assertThrows(IllegalArgumentException.class, () -> folder.loadDenoiser(Device.CPU, DType.FLOAT32, null));
+    }
+
+    @org.junit.jupiter.api.Test
+    void predictLeavesATrainersPerThreadSwitchAsItFoundIt() throws Exception {
+        ModelFolder folder = ModelFolder.builtin("toy2d");
+        boolean before = TorchScriptRuntime.graphOptimization();
+        try (NativeScope scope = new NativeScope();
+             Denoiser d = folder.loadDenoiser(Device.CPU, DType.FLOAT32)) {
+            TorchScriptRuntime.setGraphOptimization(false); // as a Trainer leaves its thread
+            boolean[] elsewhere = new boolean[1];
+            Thread other = new Thread(() -> elsewhere[0] = TorchScriptRuntime.graphOptimization());
+            other.start();
+            other.join();
+            assertTrue(elsewhere[0], "LibTorch's switch is per thread");
+            Tensor x = Tensor.zeros(DType.FLOAT32, Device.CPU, 3, 2);
+            Tensor t = Tensor.full(10, DType.INT64, Device.CPU, 3);
+            float[] first = d.predict(x, t, null).toFloatArray();
+            for (int i = 0; i < 3; i++) {
+                assertArrayEquals(first, d.predict(x, t, null).toFloatArray());
+                assertFalse(TorchScriptRuntime.graphOptimization(), "predict restores the thread's setting");
+            }
+        } finally {
+            TorchScriptRuntime.setGraphOptimization(before);
+        }
     }
 
     /** A guided (digits) or plain (toy2d) DDIM-20 run of batch 4, enough steps for the optimized plans to kick in. */
