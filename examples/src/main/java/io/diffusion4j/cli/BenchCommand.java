@@ -38,7 +38,8 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--warmup", defaultValue = "3", description = "Warm-up repeats (default: ${DEFAULT-VALUE}).")
     int warmup;
 
-    @Option(names = "--threads", description = "LibTorch intra-op threads (default: LibTorch's).")
+    @Option(names = "--threads", description = "LibTorch intra-op threads (default: as sample chooses, 1 when batch x "
+            + "sample elements < 1024, else up to 2); printed and recorded with the result.")
     Integer threads;
 
     @Option(names = "--device", defaultValue = "cpu", description = "cpu or cuda[:N] (default: ${DEFAULT-VALUE}).")
@@ -64,6 +65,19 @@ final class BenchCommand implements Callable<Integer> {
                 throw new UsageException("--threads must be >= 1, got " + threads);
             }
             Torch.setThreads(threads);
+        } else {
+            try {
+                io.diffusion4j.model.ModelSpec ms = io.diffusion4j.model.ModelFolder.resolve(model).spec();
+                if (ms != null && ms.sampleShape() != null) {
+                    long elements = batch;
+                    for (long d : ms.sampleShape()) {
+                        elements *= d;
+                    }
+                    Torch.setThreads(Torch.defaultThreads(elements));
+                }
+            } catch (java.io.IOException | IllegalArgumentException e) {
+                throw new UsageException("--model: " + e.getMessage());
+            }
         }
         SamplingOverhead.Result r;
         try {

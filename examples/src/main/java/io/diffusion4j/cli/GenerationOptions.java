@@ -75,7 +75,8 @@ final class GenerationOptions {
             description = "Model dtype: float32, float16 or bfloat16 (default: ${DEFAULT-VALUE}).")
     String dtype;
 
-    @Option(names = "--threads", paramLabel = "N", description = "LibTorch intra-op threads (default: LibTorch's).")
+    @Option(names = "--threads", paramLabel = "N", description = "LibTorch intra-op threads (default: 1 when batch x sample "
+            + "elements < 1024, else up to 2; OpenBLAS stays at 1).")
     Integer threads;
 
     @Option(names = "--no-freeze", description = "Run a TorchScript model as loaded instead of a frozen copy "
