@@ -153,6 +153,25 @@ public final class Torch {
         setBlasThreadsLoaded(1);
     }
 
+    /** Below this many sample elements per forward ({@code batch x elements per sample}), one thread is the default. */
+    public static final long ONE_THREAD_BELOW_ELEMENTS = 1024;
+
+    /**
+     * The intra-op thread count diffusion4j chooses when none is given, for forwards over {@code batchElements}
+     * sample elements: 1 below {@link #ONE_THREAD_BELOW_ELEMENTS} (toy2d at any batch up to 511, digits 1x8x8 below
+     * batch 16), where handing each op to a second thread costs more than it saves (BENCHMARKS.md, "Thread
+     * defaults"), otherwise the cores available, at most 2 (more was not measured).
+     *
+     * @throws IllegalArgumentException if {@code batchElements < 1}
+     */
+    public static int defaultThreads(long batchElements) {
+        if (batchElements < 1) {
+            throw new IllegalArgumentException("batch elements must be >= 1, got " + batchElements);
+        }
+        return batchElements < ONE_THREAD_BELOW_ELEMENTS ? 1
+                : Math.max(1, Math.min(2, Runtime.getRuntime().availableProcessors()));
+    }
+
     /**
      * Sets OpenBLAS's own thread pool (process-wide), for GEMM-bound models whose large matrix products LibTorch
      * does not split itself. Keep LibTorch's intra-op threads at 1 when raising this (see {@link #setThreads}).

@@ -3,7 +3,7 @@ package io.diffusion4j.bindings;
 import org.bytedeco.pytorch.global.torch;
 
 /**
- * Process-wide settings of the TorchScript interpreter.
+ * Settings of the TorchScript interpreter.
  *
  * <p>Graph-executor optimization (on by default): after the first call(s) of a method, TorchScript's profiling
  * executor replaces the plain interpreted graph by an optimized one (specialized shapes, symbolic autodiff of
@@ -11,23 +11,52 @@ import org.bytedeco.pytorch.global.torch;
  * plan's gradients differ in the last bit from the plain graph's, so a freshly loaded module and one that has run a
  * few steps train to slightly different weights. Turning the optimization off makes every call use the same plan,
  * which bit-identical resume of a training run needs.
+ *
+ * <p>The switch is LibTorch's {@code thread_local} flag ({@code torch::jit::setGraphExecutorOptimize}): it holds for
+ * the calling thread only (checked here: off on one thread, still on in a new one), and the executor reads it on every
+ * call, so one module can run its plain plan on a training thread and its optimized plan elsewhere. With it off, a
+ * toy2d forward took about 2x as long (BENCHMARKS.md), so inference turns it back on around its own calls
+ * ({@link #optimizedGraphsOn}).
  */
 public final class TorchScriptRuntime {
+    static {
+        Torch.load();
+    }
+
     private TorchScriptRuntime() {
     }
 
-    /** Whether TorchScript's graph executor optimizes methods after profiling them. */
+    /** Whether TorchScript's graph executor optimizes methods after profiling them, on the calling thread. */
     public static boolean graphOptimization() {
         Torch.load();
         return torch.getGraphExecutorOptimize();
     }
 
     /**
-     * Turns graph-executor optimization on or off for the whole process. Takes effect for methods that have not
-     * yet built an optimized plan (set it before a module's first forward).
+     * Turns graph-executor optimization on or off for the calling thread, from its next TorchScript call on (other
+     * threads keep their own setting).
      */
     public static void setGraphOptimization(boolean on) {
         Torch.load();
         torch.setGraphExecutorOptimize(on);
+    }
+
+    /**
+     * Turns graph-executor optimization on for the calling thread if it is off (as a trainer leaves it) and says
+     * whether it did, for {@link #restoreGraphOptimization}: one native call when it is already on.
+     */
+    public static boolean optimizedGraphsOn() {
+        if (torch.getGraphExecutorOptimize()) {
+            return false;
+        }
+        torch.setGraphExecutorOptimize(true);
+        return true;
+    }
+
+    /** Undoes {@link #optimizedGraphsOn}: turns optimization off again if {@code turnedOn} says that call did. */
+    public static void restoreGraphOptimization(boolean turnedOn) {
+        if (turnedOn) {
+            torch.setGraphExecutorOptimize(false);
+        }
     }
 }

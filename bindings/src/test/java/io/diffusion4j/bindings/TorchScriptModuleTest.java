@@ -138,4 +138,49 @@ class TorchScriptModuleTest {
         m.close();
         assertThrows(IllegalStateException.class, () -> m.forward());
     }
+
+    @Test
+    void aFrozenCopyGivesThePlainModulesOutputAndHasNoParameters() throws Exception {
+        try (NativeScope scope = new NativeScope();
+             TorchScriptModule m = TorchScriptModule.load(Fixtures.python("conv.pt"), Device.CPU)) {
+            m.train(true);
+            Tensor x = TensorFiles.read(Fixtures.python("conv_input.pt"));
+            Tensor t = TensorFiles.read(Fixtures.python("conv_timesteps.pt"));
+            float[] expected = TensorFiles.read(Fixtures.python("conv_output.pt")).toFloatArray();
+            try (TorchScriptModule frozen = m.frozen()) {
+                assertTrue(m.isTraining(), "freezing leaves the module's own training mode alone");
+                assertEquals(m.forwardArguments(), frozen.forwardArguments());
+                assertEquals(0, frozen.parameters().size(), "the weights are constants of the frozen graph");
+                assertEquals(2, m.parameters().size(), "the plain module keeps its parameters");
+                try (InferenceGuard g = Torch.inferenceMode()) {
+                    for (int call = 0; call < 3; call++) { // the profiling executor optimizes after the first calls
+                        float[] got = frozen.forward(x, t).toFloatArray();
+                        for (int i = 0; i < got.length; i++) {
+                            assertEquals(expected[i], got[i], 1e-6, "call " + call + ", element " + i);
+                        }
+                    }
+                }
+            }
+            m.close();
+            assertThrows(IllegalStateException.class, m::frozen);
+        }
+    }
+
+    @Test
+    void freezesOnAThreadWhereATrainerTurnedGraphOptimizationOff() throws Exception {
+        boolean before = TorchScriptRuntime.graphOptimization();
+        try (NativeScope scope = new NativeScope();
+             TorchScriptModule m = TorchScriptModule.load(Fixtures.python("conv.pt"), Device.CPU)) {
+            TorchScriptRuntime.setGraphOptimization(false);
+            Tensor x = TensorFiles.read(Fixtures.python("conv_input.pt"));
+            Tensor t = TensorFiles.read(Fixtures.python("conv_timesteps.pt"));
+            float[] expected = m.forward(x, t).toFloatArray();
+            try (TorchScriptModule frozen = m.frozen()) {
+                assertEquals(false, TorchScriptRuntime.graphOptimization(), "the thread's setting is restored");
+                assertArrayEquals(expected, frozen.forward(x, t).toFloatArray());
+            }
+        } finally {
+            TorchScriptRuntime.setGraphOptimization(before);
+        }
+    }
 }

@@ -19,6 +19,17 @@ class TorchTest {
     }
 
     @Test
+    void smallForwardsDefaultToOneThread() {
+        assertEquals(1, Torch.defaultThreads(2));          // toy2d, batch 1
+        assertEquals(1, Torch.defaultThreads(2 * 256));    // toy2d, batch 256
+        assertEquals(1, Torch.defaultThreads(64 * 8));     // digits, batch 8
+        int cores = Runtime.getRuntime().availableProcessors();
+        assertEquals(Math.min(2, cores), Torch.defaultThreads(64 * 16)); // digits, batch 16
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Torch.defaultThreads(0));
+        assertTrue(e.getMessage().contains("got 0"), e.getMessage());
+    }
+
+    @Test
     void threadCountIsSettable() {
         int before = Torch.threads();
         try {

@@ -38,11 +38,16 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--warmup", defaultValue = "3", description = "Warm-up repeats (default: ${DEFAULT-VALUE}).")
     int warmup;
 
-    @Option(names = "--threads", description = "LibTorch intra-op threads (default: LibTorch's).")
+    @Option(names = "--threads", description = "LibTorch intra-op threads (default: as sample chooses, 1 when batch x "
+            + "sample elements < 1024, else up to 2); printed and recorded with the result.")
     Integer threads;
 
     @Option(names = "--device", defaultValue = "cpu", description = "cpu or cuda[:N] (default: ${DEFAULT-VALUE}).")
     String device;
+
+    @Option(names = "--noise", defaultValue = "per-sample", paramLabel = "KIND", description = "per-sample (diffusers' "
+            + "seeds, the default) or shared (one generator for the batch, as the Python baseline draws).")
+    String noise;
 
     @Option(names = "--json", paramLabel = "FILE", description = "Write the result as JSON.")
     Path json;
@@ -52,18 +57,38 @@ final class BenchCommand implements Callable<Integer> {
         if (steps < 1 || batch < 1 || repeats < 1 || warmup < 0) {
             throw new UsageException("--steps, --batch and --repeats must be >= 1, --warmup >= 0");
         }
+        if (!noise.equals("per-sample") && !noise.equals("shared")) {
+            throw new UsageException("--noise must be per-sample or shared, got " + noise);
+        }
         if (threads != null) {
+            if (threads < 1) {
+                throw new UsageException("--threads must be >= 1, got " + threads);
+            }
             Torch.setThreads(threads);
+        } else {
+            try {
+                io.diffusion4j.model.ModelSpec ms = io.diffusion4j.model.ModelFolder.resolve(model).spec();
+                if (ms != null && ms.sampleShape() != null) {
+                    long elements = batch;
+                    for (long d : ms.sampleShape()) {
+                        elements *= d;
+                    }
+                    Torch.setThreads(Torch.defaultThreads(elements));
+                }
+            } catch (java.io.IOException | IllegalArgumentException e) {
+                throw new UsageException("--model: " + e.getMessage());
+            }
         }
         SamplingOverhead.Result r;
         try {
-            r = SamplingOverhead.measure(model, scheduler, steps, batch, repeats, warmup, Torch.device(device));
+            r = SamplingOverhead.measure(model, scheduler, steps, batch, repeats, warmup, Torch.device(device),
+                    noise.equals("shared"));
         } catch (IllegalArgumentException e) {
             throw new UsageException(e.getMessage());
         }
         PrintWriter out = spec.commandLine().getOut();
-        out.printf("%s %s-%d batch %d, %d threads, %s, %d repeats (median [min..max]):%n", r.model(), r.scheduler(),
-                r.steps(), r.batch(), r.threads(), r.device(), r.repeats());
+        out.printf("%s %s-%d batch %d, %d threads, %s, %s noise, %d repeats (median [min..max]):%n", r.model(),
+                r.scheduler(), r.steps(), r.batch(), r.threads(), r.device(), r.noise(), r.repeats());
         out.printf("  forward only  %10.3f ms [%.3f..%.3f]%n", r.forwardOnlyMs(), r.forwardOnlyMinMs(), r.forwardOnlyMaxMs());
         out.printf("  full sampling %10.3f ms [%.3f..%.3f]%n", r.samplingMs(), r.samplingMinMs(), r.samplingMaxMs());
         out.printf("  overhead ratio %.4f, %.1f us per step%n", r.overheadRatio(), r.overheadUsPerStep());

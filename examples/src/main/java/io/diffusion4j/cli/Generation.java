@@ -80,6 +80,13 @@ final class Generation {
             range = spec != null ? spec.valueRange()
                     : sampleShape != null && sampleShape.length == 3 ? ValueRange.MINUS_ONE_TO_ONE : null;
         }
+        if (o.threads == null && sampleShape != null) {
+            long elements = o.batch;
+            for (long d : sampleShape) {
+                elements *= d;
+            }
+            Torch.setThreads(Torch.defaultThreads(Math.max(1, elements))); // one thread for small forwards (measured)
+        }
         if (spec == null && sampleShape != null) {
             // a folder without diffusion4j.json: what the options say (the model's signature it reads itself)
             spec = new ModelSpec(folder.location(), "denoiser", sampleShape, range, java.util.List.of(), null, 0, -1);
@@ -94,7 +101,7 @@ final class Generation {
                     + "instead of --out");
         }
         try (NativeScope scope = new NativeScope();
-             Denoiser denoiser = folder.loadDenoiser(o.device(), o.dtype());
+             Denoiser denoiser = folder.loadDenoiser(o.device(), o.dtype(), o.scriptMode());
              DiffusionPipeline pipeline = new DiffusionPipeline(denoiser, scheduler,
                      sampleShape)) {
             RunContext ctx = new RunContext(folder, spec, denoiser);

@@ -75,8 +75,13 @@ final class GenerationOptions {
             description = "Model dtype: float32, float16 or bfloat16 (default: ${DEFAULT-VALUE}).")
     String dtype;
 
-    @Option(names = "--threads", paramLabel = "N", description = "LibTorch intra-op threads (default: LibTorch's).")
+    @Option(names = "--threads", paramLabel = "N", description = "LibTorch intra-op threads (default: 1 when batch x sample "
+            + "elements < 1024, else up to 2; OpenBLAS stays at 1).")
     Integer threads;
+
+    @Option(names = "--no-freeze", description = "Run a TorchScript model as loaded instead of a frozen copy "
+            + "(torch.jit.freeze; the default: same outputs, faster forward).")
+    boolean noFreeze;
 
     @Option(names = "--save-tensor", paramLabel = "FILE",
             description = "Also write the final samples as a tensor file (what Python's torch.load reads).")
@@ -120,6 +125,10 @@ final class GenerationOptions {
         String tag = ".shard-" + shard[0] + "-of-" + shard[1];
         String sharded = dot > 0 ? name.substring(0, dot) + tag + name.substring(dot) : name + tag;
         return file.resolveSibling(sharded);
+    }
+
+    io.diffusion4j.model.ScriptMode scriptMode() {
+        return noFreeze ? io.diffusion4j.model.ScriptMode.PLAIN : io.diffusion4j.model.ScriptMode.FROZEN;
     }
 
     Device device() {

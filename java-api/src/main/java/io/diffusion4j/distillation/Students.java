@@ -14,13 +14,14 @@ final class Students {
 
     /**
      * As the {@code Trainer} does for a TorchScript model on the CPU: turns TorchScript's graph-executor optimization
-     * off process-wide, so that a run is bit-reproducible across resume (a freshly loaded module runs the plain plan).
+     * off on the calling thread (LibTorch's switch is per thread), so that a run is bit-reproducible across resume (a
+     * freshly loaded module runs the plain plan).
      */
     static void preferPlainGraphs(TrainableModel student) {
         if (TrainableModel.torchScriptModule(student) != null && !student.device().isCuda()
                 && TorchScriptRuntime.graphOptimization()) {
             TorchScriptRuntime.setGraphOptimization(false);
-            LOG.info("TorchScript graph-executor optimization turned off process-wide for distillation on the CPU");
+            LOG.info("TorchScript graph-executor optimization turned off on this thread for distillation on the CPU");
         }
     }
 }

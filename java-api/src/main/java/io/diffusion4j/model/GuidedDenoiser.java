@@ -8,13 +8,27 @@ import java.util.List;
 /**
  * Classifier-free guidance (Ho &amp; Salimans 2022) around a class-conditional denoiser: one batched forward over
  * the unconditional and conditional halves, then {@code uncond + scale * (cond - uncond)}. The unconditional half
- * comes first, as in diffusers' pipelines. Does not own the wrapped denoiser.
+ * comes first, as in diffusers' pipelines. The doubled labels and timesteps are made once per labels and timesteps
+ * tensor ({@link DoubledInputs}), not every step; only the sample is doubled per call. Does not own the wrapped
+ * denoiser; {@link #close()} frees the doubled inputs it made.
  */
 public final class GuidedDenoiser implements Denoiser {
     private final Denoiser inner;
     private final double scale;
+    private final DoubledInputs timesteps;
+    private final boolean ownsTimesteps;
+    private final DoubledInputs labels = new DoubledInputs();
 
     public GuidedDenoiser(Denoiser inner, double scale) {
+        this(inner, scale, null);
+    }
+
+    /**
+     * @param sharedTimesteps where to keep the doubled timesteps, e.g. a pipeline's, which outlives each run's guided
+     *                        denoiser along with the timestep tensors it caches (not closed here); null: this
+     *                        denoiser's own
+     */
+    public GuidedDenoiser(Denoiser inner, double scale, DoubledInputs sharedTimesteps) {
         if (!inner.isConditional()) {
             throw new IllegalArgumentException("guidance needs a class-conditional model; this model is unconditional");
         }
@@ -26,6 +40,8 @@ public final class GuidedDenoiser implements Denoiser {
         }
         this.inner = inner;
         this.scale = scale;
+        this.ownsTimesteps = sharedTimesteps == null;
+        this.timesteps = ownsTimesteps ? new DoubledInputs() : sharedTimesteps;
     }
 
     public double scale() {
@@ -37,13 +53,19 @@ public final class GuidedDenoiser implements Denoiser {
         if (classLabels == null) {
             throw new IllegalArgumentException("guidance needs class labels");
         }
-        long b = sample.size(0);
-        Tensor nullLabels = Tensor.full(inner.nullClassId(), DType.INT64, classLabels.device(), b);
-        Tensor out = inner.predict(Tensor.cat(List.of(sample, sample), 0), Tensor.cat(List.of(timesteps, timesteps), 0),
-                Tensor.cat(List.of(nullLabels, classLabels), 0));
+        Tensor bothLabels = labels.get(classLabels, this::withNullLabels);
+        Tensor out = inner.predict(Tensor.cat(List.of(sample, sample), 0), this.timesteps.doubled(timesteps),
+                bothLabels);
         List<Tensor> halves = out.chunk(2, 0);
         Tensor uncond = halves.get(0);
         return uncond.add(halves.get(1).sub(uncond), scale);
+    }
+
+    /** {@code [null class] * B} followed by {@code labels}; made outside any scope, so its temporary is freed here. */
+    private Tensor withNullLabels(Tensor labels) {
+        try (Tensor nulls = Tensor.full(inner.nullClassId(), DType.INT64, labels.device(), labels.size(0))) {
+            return Tensor.cat(List.of(nulls, labels), 0);
+        }
     }
 
     @Override
@@ -81,8 +103,12 @@ public final class GuidedDenoiser implements Denoiser {
         return inner.device();
     }
 
-    /** Does nothing: the wrapped denoiser belongs to the caller. */
+    /** Frees the doubled inputs this denoiser made; the wrapped denoiser (and shared timesteps) stay the caller's. */
     @Override
     public void close() {
+        labels.close();
+        if (ownsTimesteps) {
+            timesteps.close();
+        }
     }
 }

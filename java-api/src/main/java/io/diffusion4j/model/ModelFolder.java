@@ -238,6 +238,17 @@ public final class ModelFolder {
      * @throws ModelFolderException if the model rejects the documented shape
      */
     public Denoiser loadDenoiser(Device device, DType dtype) throws IOException {
+        return loadDenoiser(device, dtype, ScriptMode.DEFAULT);
+    }
+
+    /**
+     * As {@link #loadDenoiser(Device, DType)}, choosing how a TorchScript model runs ({@link ScriptMode}; frozen by
+     * default). Java-built and diffusers-folder networks ignore {@code scriptMode}.
+     */
+    public Denoiser loadDenoiser(Device device, DType dtype, ScriptMode scriptMode) throws IOException {
+        if (scriptMode == null) {
+            throw new IllegalArgumentException("script mode must be given (FROZEN or PLAIN), got null");
+        }
         if (schedulerConfig == null) {
             throw new ModelFolderException(location + ": " + SCHEDULER_FILE + " is missing (a denoiser needs the "
                     + "diffusers scheduler config it was trained with)");
@@ -274,7 +285,7 @@ public final class ModelFolder {
         TorchScriptModule module = loadModule(device);
         TorchScriptDenoiser d;
         try {
-            d = new TorchScriptDenoiser(module, spec, dtype);
+            d = new TorchScriptDenoiser(module, spec, dtype, scriptMode);
         } catch (IllegalArgumentException e) {
             module.close();
             throw new ModelFolderException(location + ": " + e.getMessage(), e);

@@ -5,6 +5,7 @@ import io.diffusion4j.bindings.Device;
 import io.diffusion4j.bindings.NativeScope;
 import io.diffusion4j.bindings.Tensor;
 import io.diffusion4j.bindings.TorchScriptModule;
+import io.diffusion4j.bindings.TorchScriptRuntime;
 import java.util.List;
 import java.util.Locale;
 
@@ -13,9 +14,11 @@ import java.util.Locale;
  * {@code (sample, timestep, class_labels)}. The signature and timestep dtype come from {@code diffusion4j.json}
  * when there is one, otherwise from the module's schema (three arguments = class-conditional). A timestep dtype that
  * neither declares (a {@code Tensor} argument and no {@code timestep_dtype}) is left to the scheduler, as in diffusers.
+ * By default it predicts with a frozen copy of the module ({@link ScriptMode}).
  */
 public final class TorchScriptDenoiser implements Denoiser {
     private final TorchScriptModule module;
+    private final ScriptMode mode;
     private final boolean conditional;
     private final int numClasses;
     private final int nullClassId;
@@ -23,13 +26,22 @@ public final class TorchScriptDenoiser implements Denoiser {
     private final boolean declaresTimestepDType;
     private final DType dtype;
 
+    /** A denoiser in the default {@link ScriptMode} ({@link ScriptMode#FROZEN}). */
+    public TorchScriptDenoiser(TorchScriptModule module, ModelSpec spec, DType dtype) {
+        this(module, spec, dtype, ScriptMode.DEFAULT);
+    }
+
     /**
-     * @param module the loaded module; this denoiser takes ownership and closes it
+     * @param module the loaded module; this denoiser takes ownership and closes it (at once when it freezes a copy)
      * @param spec   the model's diffusion4j.json, or null to read the signature from the module
      * @param dtype  the dtype to run the model in (its weights are converted if not float32)
+     * @param mode   whether to predict with a frozen copy of the module or the module as loaded
      */
-    public TorchScriptDenoiser(TorchScriptModule module, ModelSpec spec, DType dtype) {
-        this.module = module;
+    public TorchScriptDenoiser(TorchScriptModule module, ModelSpec spec, DType dtype, ScriptMode mode) {
+        if (mode == null) {
+            throw new IllegalArgumentException("script mode must be given (FROZEN or PLAIN), got null");
+        }
+        this.mode = mode;
         List<TorchScriptModule.Argument> args = module.forwardArguments();
         boolean fromSpec = spec != null && !spec.forwardSignature().isEmpty();
         int arity = fromSpec ? spec.forwardSignature().size() : args.size();
@@ -66,10 +78,28 @@ public final class TorchScriptDenoiser implements Denoiser {
                 p.requiresGrad(false);
             }
         }
+        if (mode == ScriptMode.FROZEN) {
+            TorchScriptModule frozen = module.frozen();
+            module.close(); // the frozen copy holds its own weights
+            this.module = frozen;
+        } else {
+            this.module = module;
+        }
     }
 
     @Override
     public Tensor predict(Tensor sample, Tensor timesteps, Tensor classLabels) {
+        // inference runs the optimized plan even on a thread a Trainer left with optimization off (its switch is
+        // per thread); training modules, other threads and the next call on this one keep their own setting
+        boolean turnedOn = TorchScriptRuntime.optimizedGraphsOn();
+        try {
+            return run(sample, timesteps, classLabels);
+        } finally {
+            TorchScriptRuntime.restoreGraphOptimization(turnedOn);
+        }
+    }
+
+    private Tensor run(Tensor sample, Tensor timesteps, Tensor classLabels) {
         if (conditional) {
             if (classLabels == null) {
                 throw new IllegalArgumentException(module.source() + " is class-conditional: pass class labels "
@@ -83,9 +113,17 @@ public final class TorchScriptDenoiser implements Denoiser {
         return module.forward(sample, timesteps);
     }
 
-    /** The underlying module (for training and export). */
+    /**
+     * The module {@link #predict} runs: a frozen copy (no parameters, not trainable) in {@link ScriptMode#FROZEN}, the
+     * loaded module in {@link ScriptMode#PLAIN}. Train and export through {@link TrainableModel} instead.
+     */
     public TorchScriptModule module() {
         return module;
+    }
+
+    /** Whether predictions run on a frozen copy of the module or on the module as loaded. */
+    public ScriptMode scriptMode() {
+        return mode;
     }
 
     @Override

@@ -6,6 +6,7 @@ import io.diffusion4j.bindings.NativeScope;
 import io.diffusion4j.bindings.Tensor;
 import io.diffusion4j.bindings.Torch;
 import io.diffusion4j.model.Denoiser;
+import io.diffusion4j.model.DoubledInputs;
 import io.diffusion4j.model.GuidedDenoiser;
 import io.diffusion4j.scheduler.AdaptiveScheduler;
 import io.diffusion4j.scheduler.SamplerRun;
@@ -29,6 +30,8 @@ public final class DiffusionPipeline implements AutoCloseable {
     /** Plans and timestep tensors per step count / batch: made once, shared by every run (read-only). */
     private final ConcurrentHashMap<Integer, SamplingPlan> plans = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<Long, Tensor[]> timestepTensors = new ConcurrentHashMap<>();
+    /** Guided runs' doubled timesteps, made once from the tensors in {@link #timestepTensors}. */
+    private final DoubledInputs guidedTimesteps = new DoubledInputs();
     private volatile boolean closed;
 
     /**
@@ -75,8 +78,9 @@ public final class DiffusionPipeline implements AutoCloseable {
                 k -> NativeScope.unscoped(() -> timestepTensors(plan, batch)));
         try (InferenceGuard inference = Torch.inferenceMode();
              NativeScope run = new NativeScope();
-             NoiseSource noise = noiseSource(request)) {
-            Denoiser model = model(request);
+             NoiseSource noise = noiseSource(request);
+             GuidedDenoiser guided = guided(request, guidedTimesteps)) {
+            Denoiser model = guided != null ? guided : denoiser;
             int total = plan.steps();
             int start = 0;
             if (request.image() != null && request.mask() == null) {
@@ -165,8 +169,9 @@ public final class DiffusionPipeline implements AutoCloseable {
         int batch = request.batchSize();
         try (InferenceGuard inference = Torch.inferenceMode();
              NativeScope run = new NativeScope();
-             NoiseSource noise = noiseSource(request)) {
-            Denoiser model = model(request);
+             NoiseSource noise = noiseSource(request);
+             GuidedDenoiser guided = guided(request, null)) { // its timesteps are new per evaluation: kept per run
+            Denoiser model = guided != null ? guided : denoiser;
             Tensor x = request.initNoise() != null ? request.initNoise().to(denoiser.device(), DType.FLOAT32)
                     : noise.next(resolveShape(request), denoiser.device());
             Tensor labels = labels(request, batch);
@@ -202,9 +207,12 @@ public final class DiffusionPipeline implements AutoCloseable {
         return r.noiseSource() != null ? r.noiseSource() : NoiseSource.perSample(r.seeds());
     }
 
-    /** The denoiser, wrapped in classifier-free guidance when the request asks for it. */
-    private Denoiser model(GenerationRequest r) {
-        return r.guided() ? new GuidedDenoiser(denoiser, r.guidanceScale()) : denoiser;
+    /**
+     * The run's classifier-free guidance wrapper, or null when the request is not guided; its doubled timesteps go to
+     * {@code timesteps} (the pipeline's, made from its cached timestep tensors), or per run when null.
+     */
+    private GuidedDenoiser guided(GenerationRequest r, DoubledInputs timesteps) {
+        return r.guided() ? new GuidedDenoiser(denoiser, r.guidanceScale(), timesteps) : null;
     }
 
     /** One model call in the model's dtype; the output in float32. */
@@ -242,6 +250,7 @@ public final class DiffusionPipeline implements AutoCloseable {
         closed = true;
         plans.values().forEach(SamplingPlan::close);
         plans.clear();
+        guidedTimesteps.close(); // before the timestep tensors they are made from
         timestepTensors.values().forEach(ts -> java.util.Arrays.stream(ts).forEach(Tensor::close));
         timestepTensors.clear();
     }

@@ -39,10 +39,12 @@ import org.slf4j.LoggerFactory;
  * generators seeded with a hash of {@code (seed, s)}, and the learning rate is a function of {@code s}; so a run is
  * reproducible from its seed and resumable from its step count alone: N steps straight and N/2 steps, {@link #saveTo},
  * {@link #resume} and N/2 steps give bit-identical weights on the CPU (with the same batches and thread count).
- * For that, a trainer of a CPU module turns TorchScript's graph-executor optimization off process-wide
- * ({@link TorchScriptRuntime#setGraphOptimization}): its optimized plan, built after a method's first calls, computes
+ * For that, a trainer of a CPU module turns TorchScript's graph-executor optimization off on the thread that
+ * constructs it (LibTorch's switch is per thread; {@link TorchScriptRuntime#setGraphOptimization}): its optimized plan, built after a method's first calls, computes
  * gradients that differ in the last bit from the plain plan a freshly loaded (resumed) module runs. On the CPU the
- * optimization brings little (no fusion by default); construct the trainer before the module's first forward.
+ * optimization brings little to training (no fusion by default); construct the trainer before the module's first
+ * forward, and drive it from that thread. Inference on the same thread is not slowed: a TorchScript denoiser turns
+ * optimization back on around each of its calls.
  *
  * <p><b>Memory.</b> Each step runs in its own {@link NativeScope}; the trainer keeps no tensor handles between steps
  * (the optimizer and the EMA hold their state natively), so native memory stays flat and a caller's scopes do not
@@ -149,7 +151,7 @@ public final class Trainer implements AutoCloseable {
         if (TrainableModel.torchScriptModule(model) != null && !model.device().isCuda()
                 && TorchScriptRuntime.graphOptimization()) {
             TorchScriptRuntime.setGraphOptimization(false);
-            LOG.info("TorchScript graph-executor optimization turned off process-wide, so that training on the CPU is "
+            LOG.info("TorchScript graph-executor optimization turned off on this thread, so that training on the CPU is "
                     + "bit-reproducible across resume");
         }
         model.train(true);
