@@ -5,6 +5,7 @@ import io.diffusion4j.bindings.Tensor;
 import io.diffusion4j.model.Denoiser;
 import io.diffusion4j.pipeline.DiffusionPipeline;
 import io.diffusion4j.pipeline.GenerationRequest;
+import io.diffusion4j.scheduler.AdaptiveScheduler;
 import io.diffusion4j.scheduler.Compatibility;
 import io.diffusion4j.scheduler.DdimScheduler;
 import io.diffusion4j.scheduler.HeunScheduler;
@@ -94,9 +95,14 @@ public final class ScheduleTuner {
      * The solver's own timesteps for {@code steps} steps (those where a step starts), rounded to integers: where the
      * search starts.
      *
-     * @throws IllegalArgumentException if the solver draws noise (its result is not a function of the start noise)
+     * @throws IllegalArgumentException if the solver draws noise (its result is not a function of the start noise), or
+     *                                  is the adaptive solver
      */
     public static long[] defaultTimesteps(Scheduler solver, int steps) {
+        if (solver instanceof AdaptiveScheduler) {
+            throw new IllegalArgumentException("the adaptive solver picks its own timesteps; tune a fixed-step solver "
+                    + "(ddim, euler, heun, lms, dpmsolver++, unipc or deis)");
+        }
         SchedulerConfig plain = solver.config().withTimesteps(null);
         try (NativeScope scope = new NativeScope();
              SamplingPlan plan = Schedulers.fromConfig(plain, 0).plan(steps)) {
@@ -132,9 +138,6 @@ public final class ScheduleTuner {
     public Result tune(Denoiser denoiser, Scheduler solver, long[] sampleShape, Listener listener) {
         long t0 = System.nanoTime();
         SchedulerConfig base = solver.config().withTimesteps(null);
-        if (solver.name().equals("adaptive")) {
-            throw new IllegalArgumentException("the adaptive solver picks its own timesteps; tune a fixed-step solver");
-        }
         int numTrain = base.numTrainTimesteps();
         if (config.steps() > numTrain) {
             throw new IllegalArgumentException("steps must be at most num_train_timesteps (" + numTrain + "), got "
