@@ -8,7 +8,8 @@ import java.util.List;
 /**
  * Classifier-free guidance (Ho &amp; Salimans 2022) around a class-conditional denoiser: one batched forward over
  * the unconditional and conditional halves, then {@code uncond + scale * (cond - uncond)}. The unconditional half
- * comes first, as in diffusers' pipelines. Does not own the wrapped denoiser.
+ * comes first, as in diffusers' pipelines. A guidance-distilled model ({@link Denoiser#takesGuidanceScale()}) gets the
+ * scale as an input instead: one forward over the batch itself. Does not own the wrapped denoiser.
  */
 public final class GuidedDenoiser implements Denoiser {
     private final Denoiser inner;
@@ -38,6 +39,10 @@ public final class GuidedDenoiser implements Denoiser {
             throw new IllegalArgumentException("guidance needs class labels");
         }
         long b = sample.size(0);
+        if (inner.takesGuidanceScale()) { // a guidance-distilled student: one forward, no doubled batch
+            return inner.predict(sample, timesteps, classLabels,
+                    Tensor.full(scale, DType.FLOAT32, sample.device(), b));
+        }
         Tensor nullLabels = Tensor.full(inner.nullClassId(), DType.INT64, classLabels.device(), b);
         Tensor out = inner.predict(Tensor.cat(List.of(sample, sample), 0), Tensor.cat(List.of(timesteps, timesteps), 0),
                 Tensor.cat(List.of(nullLabels, classLabels), 0));
