@@ -23,8 +23,8 @@ import java.util.Objects;
  * <p>Objective: over a calibration batch of seeded noises, the mean squared distance between the solver's few-step
  * result and the end point of the many-step reference trajectory from the same noise (DDIM with
  * {@code referenceSteps} steps, i.e. the probability-flow ODE solved finely; every deterministic solver here
- * integrates that same ODE). Method: coordinate descent over integer timesteps, started from the solver's default
- * spacing: for a step size {@code delta} (from about a quarter of the mean gap down to 1, halving), each timestep in
+ * integrates that same ODE). Method: coordinate descent over integer timesteps, started from the best of the
+ * solver's default spacing and that spacing shrunk by 0.75, 0.5 and 0.3 towards t = 0: for a step size {@code delta} (from about a quarter of the mean gap down to 1, halving), each timestep in
  * turn is moved by {@code +-delta} while the list stays strictly decreasing and in range, and a move is kept when it
  * lowers the objective; a step size is left when a sweep over all timesteps keeps no move. The calibration noises are
  * drawn from seeds {@code seed + i}, so sampling with other seeds measures the schedule on unseen noise. In the spirit
@@ -156,6 +156,23 @@ public final class ScheduleTuner {
             double bestError = error(denoiser, base, best, sampleShape, reference);
             evaluations[0]++;
             double initialError = bestError;
+            // coordinate descent is local: start from the best of the default spacing and its copies shrunk towards
+            // t = 0 (few-step schedules often start well below the noisiest timestep)
+            for (double f : SHRINK) {
+                long[] shrunk = shrink(start, f);
+                if (shrunk == null || evaluations[0] >= config.maxEvaluations()) {
+                    continue;
+                }
+                double e = error(denoiser, base, shrunk, sampleShape, reference);
+                evaluations[0]++;
+                if (e < bestError) {
+                    best = shrunk;
+                    bestError = e;
+                    if (listener != null) {
+                        listener.onImproved(best.clone(), bestError, evaluations[0]);
+                    }
+                }
+            }
             long meanGap = Math.max(1, numTrain / (config.steps() + 1));
             for (long delta = Math.max(1, meanGap / 4); delta >= 1 && evaluations[0] < config.maxEvaluations();
                  delta /= 2) {
@@ -186,6 +203,19 @@ public final class ScheduleTuner {
             }
             return new Result(start, initialError, best, bestError, evaluations[0], (System.nanoTime() - t0) / 1e9);
         }
+    }
+
+    /** The factors by which the default timesteps are shrunk for the other starting points. */
+    private static final double[] SHRINK = {0.75, 0.5, 0.3};
+
+    /** {@code ts} times {@code f}, rounded and kept strictly decreasing, or null when that is impossible. */
+    static long[] shrink(long[] ts, double f) {
+        long[] out = new long[ts.length];
+        for (int i = ts.length - 1; i >= 0; i--) {
+            long v = Math.round(ts[i] * f);
+            out[i] = i == ts.length - 1 ? Math.max(0, v) : Math.max(v, out[i + 1] + 1);
+        }
+        return out[0] <= ts[0] ? out : null;
     }
 
     /** Whether a list is strictly decreasing and within 0..numTrain-1. */

@@ -203,6 +203,13 @@ class GuidanceDistillationTest {
                             + "samples %.5f), undistilled init %.3f (distance %.5f), teacher %.3f (%d forwards, %d "
                             + "rows)%n", steps, batch, lr, seconds, loss, s[2], (int) s[0], (int) s[1], s[3],
                     before[2], before[3], t[2], (int) t[0], (int) t[1]);
+            for (int n : Boolean.getBoolean("d4j.guidance.report") ? new int[] {1, 2, 4, 8} : new int[0]) {
+                float[][] g = new float[1][];
+                double[] tn = guidedAccuracy(teacher, classifier, n, null, g);
+                double[] sn = guidedAccuracy(student, classifier, n, g[0], null);
+                System.out.printf("  DDIM-%d guidance 3: teacher %.3f (%d NFE), student %.3f (%d NFE, distance to the "
+                        + "teacher's samples %.5f)%n", n, tn[2], 2 * n, sn[2], n, sn[3]);
+            }
             assertEquals(8, (int) s[0], "one forward per step");
             assertEquals(8 * 200, (int) s[1], "no doubled batch");
             assertEquals(8 * 400, (int) t[1], "the teacher doubles its batch");
