@@ -4,6 +4,7 @@ import io.diffusion4j.bindings.Device;
 import io.diffusion4j.bindings.NativeScope;
 import io.diffusion4j.bindings.Torch;
 import io.diffusion4j.distillation.ConsistencyDistillation;
+import io.diffusion4j.distillation.GuidanceDistillation;
 import io.diffusion4j.distillation.LossWeighting;
 import io.diffusion4j.distillation.ProgressiveDistillation;
 import io.diffusion4j.model.ModelFolder;
@@ -29,7 +30,11 @@ import picocli.CommandLine.Spec;
                 + "again with the same --out resumes after the last finished round.",
             "consistency (Song et al. 2023 / LCM): a consistency function f = c_skip x + c_out x0 trained against "
                 + "one DDIM step of the teacher on --original-steps timesteps, with an EMA target network; sampled "
-                + "with LCMScheduler in --steps-to steps."})
+                + "with LCMScheduler in --steps-to steps.",
+            "guidance (Meng et al. 2023): --student, a model whose forward takes (sample, timestep, class_labels, "
+                + "guidance_scale), learns the teacher's classifier-free guided prediction for guidance scales in "
+                + "--guidance-range, so a guided step costs one forward instead of two; sampled with DDIM in "
+                + "--steps-to steps."})
 final class DistillCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -39,7 +44,7 @@ final class DistillCommand implements Callable<Integer> {
     String teacher;
 
     @Option(names = "--method", required = true, paramLabel = "M",
-            description = "progressive or consistency (guidance distillation is not implemented yet).")
+            description = "progressive, consistency or guidance.")
     String method;
 
     @Option(names = "--steps-to", required = true, paramLabel = "N",
@@ -56,6 +61,15 @@ final class DistillCommand implements Callable<Integer> {
             description = "consistency: the teacher's DDIM grid (LCMScheduler original_inference_steps; default: "
                     + "${DEFAULT-VALUE}).")
     int originalSteps;
+
+    @Option(names = "--student", paramLabel = "DIR",
+            description = "guidance: the initial student, a model folder whose forward takes a guidance_scale "
+                    + "(e.g. the teacher's network plus a zero-initialised guidance embedding).")
+    String student;
+
+    @Option(names = "--guidance-range", paramLabel = "MIN,MAX", defaultValue = "1,5",
+            description = "guidance: the guidance scales trained (default: ${DEFAULT-VALUE}).")
+    String guidanceRange;
 
     @Option(names = "--data", required = true, paramLabel = "FILE.pt",
             description = "Training examples: a tensor file [N, ...sample shape] in the model's value range.")
@@ -128,11 +142,22 @@ final class DistillCommand implements Callable<Integer> {
             throw new UsageException("--teacher " + teacher + " has no scheduler_config.json: it is not a denoiser");
         }
         String m = method.trim().toLowerCase(Locale.ROOT);
-        if (m.equals("guidance")) {
-            throw new UsageException("--method guidance is not implemented yet; use progressive or consistency");
+        if (!m.equals("progressive") && !m.equals("consistency") && !m.equals("guidance")) {
+            throw new UsageException("--method must be progressive, consistency or guidance, got '" + method + "'");
         }
-        if (!m.equals("progressive") && !m.equals("consistency")) {
-            throw new UsageException("--method must be progressive or consistency, got '" + method + "'");
+        ModelFolder studentInit = null;
+        if (m.equals("guidance")) {
+            if (student == null) {
+                throw new UsageException("--method guidance needs --student DIR (a model whose forward takes "
+                        + "(sample, timestep, class_labels, guidance_scale))");
+            }
+            try {
+                studentInit = ModelFolder.resolve(student);
+            } catch (ModelNotFoundException e) {
+                throw new UsageException("--student: " + e.getMessage());
+            }
+        } else if (student != null) {
+            throw new UsageException("--student applies to --method guidance only");
         }
         for (Path f : new Path[] {data, labels}) {
             if (f != null && !java.nio.file.Files.isRegularFile(f)) {
@@ -186,6 +211,25 @@ final class DistillCommand implements Callable<Integer> {
                 } catch (IllegalArgumentException e) {
                     throw new UsageException(e.getMessage());
                 }
+            } else if (m.equals("guidance")) {
+                double[] range = guidanceRange();
+                GuidanceDistillation.Config config;
+                try {
+                    config = new GuidanceDistillation.Config(stepsTo, steps, batch, lr, range[0], range[1], clipGrad,
+                            seed);
+                } catch (IllegalArgumentException e) {
+                    throw new UsageException(e.getMessage());
+                }
+                int report = Math.max(1, steps / 10);
+                try {
+                    new GuidanceDistillation(config).run(folder, studentInit, ds, out, dev, (step, loss) -> {
+                        if (step % report == 0) {
+                            stdout.printf(Locale.ROOT, "  step %d/%d, loss %.5g%n", step, steps, loss);
+                        }
+                    });
+                } catch (IllegalArgumentException e) {
+                    throw new UsageException(e.getMessage());
+                }
             } else {
                 ConsistencyDistillation.Config config;
                 try {
@@ -210,5 +254,18 @@ final class DistillCommand implements Callable<Integer> {
                     (System.nanoTime() - t0) / 1e9, out);
         }
         return 0;
+    }
+
+    /** {@code --guidance-range MIN,MAX}. */
+    private double[] guidanceRange() {
+        String[] parts = guidanceRange.split(",");
+        try {
+            if (parts.length == 2) {
+                return new double[] {Double.parseDouble(parts[0].strip()), Double.parseDouble(parts[1].strip())};
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw new UsageException("--guidance-range must be MIN,MAX (e.g. 1,5), got " + guidanceRange);
     }
 }

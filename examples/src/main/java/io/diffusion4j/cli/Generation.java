@@ -60,7 +60,14 @@ final class Generation {
         Scheduler scheduler = scheduler(o, config);
         LintCommand.warn(ConfigCheck.check(scheduler, o.guidance, folder.spec()), stderr);
         // a distilled model folder names its step count (num_inference_steps) in its scheduler_config.json
-        int steps = o.steps != null ? o.steps : config.extraInt("num_inference_steps", switch (scheduler.name()) {
+        long[] listed = scheduler.config().timesteps();
+        if (listed != null && o.steps != null && o.steps != listed.length) {
+            throw new UsageException("--steps " + o.steps + " does not match the " + listed.length + " timesteps "
+                    + java.util.Arrays.toString(listed) + (o.timesteps != null ? " of --timesteps" : " the model's "
+                    + "scheduler_config.json lists") + "; leave out --steps or give " + listed.length);
+        }
+        int steps = listed != null ? listed.length : o.steps != null ? o.steps
+                : config.extraInt("num_inference_steps", switch (scheduler.name()) {
             case "ddpm" -> config.numTrainTimesteps();
             case "ddim" -> 50;
             case "lcm" -> 4;
@@ -190,11 +197,22 @@ final class Generation {
                 throw new UsageException("--karras applies to euler, euler-a, heun, dpmsolver++, sde-dpmsolver++, unipc, "
                         + "lms, kdpm2 and dpmsolver-single, not " + name);
             }
+            if (o.timesteps != null) {
+                throw new UsageException("--karras builds its own timesteps; leave out --karras or --timesteps");
+            }
             b.putExtra("use_karras_sigmas", true);
         }
         tolerance(b, "rtol", o.rtol, name);
         tolerance(b, "atol", o.atol, name);
-        SchedulerConfig applied = b.build();
+        SchedulerConfig applied;
+        try {
+            applied = b.build();
+            if (o.timesteps != null) {
+                applied = applied.withTimesteps(o.timesteps);
+            }
+        } catch (IllegalArgumentException e) {
+            throw new UsageException("--timesteps: " + e.getMessage());
+        }
         try {
             return o.scheduler != null ? Schedulers.byName(o.scheduler, applied, o.eta)
                     : Schedulers.fromConfig(applied, o.eta);

@@ -29,10 +29,16 @@ final class GenerationOptions {
     String scheduler;
 
     @Option(names = "--steps", paramLabel = "N",
-            description = "Inference steps (default: the config's num_inference_steps if it names one, as a distilled "
-                    + "model does; else 1000 for ddpm, 50 for ddim, 4 for lcm, 20 for the other fixed-step solvers; "
+            description = "Inference steps (default: the length of the timesteps list if there is one; the config's "
+                    + "num_inference_steps if it names one, as a distilled model does; else 1000 for ddpm, 50 for ddim, 4 for lcm, 20 for the other fixed-step solvers; "
                     + "the adaptive solver picks its own).")
     Integer steps;
+
+    @Option(names = "--timesteps", paramLabel = "T[,T...]", split = ",",
+            description = "Run exactly these timesteps, noisiest first (strictly decreasing, in 0..num_train_timesteps-1; "
+                    + "diffusers' custom timesteps; default: the config's timesteps list if it has one, as a "
+                    + "tune-schedule folder does, else the scheduler's spacing). Not with adaptive or pndm.")
+    long[] timesteps;
 
     @Option(names = "--order", paramLabel = "K", description = "DPM-Solver++ (multistep or dpmsolver-single) or UniPC order: 1, 2 or 3 (default: the config's "
             + "solver_order, else 2).")

@@ -115,9 +115,9 @@ class DistillCommandTest {
         String data = toyData().toString();
         String out = tmp.resolve("o").toString();
         assertUsageError(run("distill", "--teacher", "toy2d", "--method", "guidance", "--steps-to", "4", "--data",
-                data, "--out", out), "--method guidance is not implemented yet");
+                data, "--out", out), "--method guidance needs --student DIR");
         assertUsageError(run("distill", "--teacher", "toy2d", "--method", "magic", "--steps-to", "4", "--data",
-                data, "--out", out), "--method must be progressive or consistency, got 'magic'");
+                data, "--out", out), "--method must be progressive, consistency or guidance, got 'magic'");
         assertUsageError(run("distill", "--teacher", "toy2d", "--method", "progressive", "--teacher-steps", "48",
                 "--steps-to", "4", "--data", data, "--out", out), "teacher steps (48) must be steps-to (4) times");
         assertUsageError(run("distill", "--teacher", "nope", "--method", "progressive", "--steps-to", "4", "--data",

@@ -4,10 +4,8 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.diffusion4j.bindings.DType;
 import io.diffusion4j.bindings.Device;
 import io.diffusion4j.bindings.Generator;
-import io.diffusion4j.bindings.Gradients;
 import io.diffusion4j.bindings.InferenceGuard;
 import io.diffusion4j.bindings.NativeScope;
-import io.diffusion4j.bindings.Optimizer;
 import io.diffusion4j.bindings.Tensor;
 import io.diffusion4j.bindings.Torch;
 import io.diffusion4j.model.ModelFolder;
@@ -16,13 +14,11 @@ import io.diffusion4j.scheduler.LcmScheduler;
 import io.diffusion4j.scheduler.PredictionType;
 import io.diffusion4j.scheduler.SchedulerConfig;
 import io.diffusion4j.training.Ema;
-import io.diffusion4j.training.NonFiniteLossException;
 import io.diffusion4j.training.data.Batch;
 import io.diffusion4j.training.data.BatchLoader;
 import io.diffusion4j.training.data.Dataset;
 import java.io.IOException;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.SplittableRandom;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -178,47 +174,20 @@ public final class ConsistencyDistillation {
                 p.requiresGrad(false);
             }
         }
-        student.train(true);
         double[] ab = sc.noiseSchedule().alphasCumprod();
-        int total = config.steps();
-        int tail = Math.max(1, total / 10);
-        double tailSum = 0;
         try (NativeScope scope = new NativeScope();
              Ema ema = new Ema(student, config.emaDecay(), false)) {
-            List<Tensor> params = student.parameters();
-            for (Tensor p : params) {
-                p.requiresGrad(true);
-            }
-            try (Optimizer opt = Optimizer.adam(params, config.learningRate(), 0.9, 0.999, 1e-8, 0)) {
-                for (int s = 0; s < total; s++) {
-                    opt.setLearningRate(config.learningRate() * (1.0 - (double) s / total));
-                    double loss;
-                    try (NativeScope step = new NativeScope()) {
-                        Batch b = loader.next();
-                        opt.zeroGrad();
-                        loss = step(teacher, student, target, sc, ab, b, ProgressiveDistillation.mix(config.seed(), 0, s));
-                        if (!Double.isFinite(loss)) {
-                            throw new NonFiniteLossException("consistency distillation loss is " + loss + " at step "
-                                    + s + "; lower the learning rate or set a gradient clip norm", s);
+            return StudentTraining.run("consistency distillation", student, loader, config.steps(),
+                    config.learningRate(), config.gradientClipNorm(), config.seed(), 0,
+                    (b, s, seed) -> step(teacher, student, target, sc, ab, b, seed),
+                    (s, loss) -> {
+                        ema.update(s);
+                        ema.copyTo(target);
+                        if (listener != null) {
+                            listener.onStep(s + 1, loss);
                         }
-                        if (config.gradientClipNorm() > 0) {
-                            Gradients.clipGlobalNorm(params, config.gradientClipNorm());
-                        }
-                        opt.step();
-                    }
-                    ema.update(s);
-                    ema.copyTo(target);
-                    if (s >= total - tail) {
-                        tailSum += loss;
-                    }
-                    if (listener != null) {
-                        listener.onStep(s + 1, loss);
-                    }
-                }
-            }
+                    });
         }
-        student.train(false);
-        return tailSum / tail;
     }
 
     private double step(TrainableModel teacher, TrainableModel student, TrainableModel target, SchedulerConfig sc,

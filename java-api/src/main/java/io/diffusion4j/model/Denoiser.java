@@ -21,6 +21,26 @@ public interface Denoiser extends AutoCloseable {
      */
     Tensor predict(Tensor sample, Tensor timesteps, Tensor classLabels);
 
+    /**
+     * Whether the model takes the classifier-free guidance scale as an input (a guidance-distilled student, Meng et al.
+     * 2023): it predicts the guided {@code uncond + w (cond - uncond)} in one forward, so {@link GuidedDenoiser} calls
+     * {@link #predict(Tensor, Tensor, Tensor, Tensor)} once instead of doubling the batch.
+     */
+    default boolean takesGuidanceScale() {
+        return false;
+    }
+
+    /**
+     * Runs a guidance-conditioned model ({@link #takesGuidanceScale()}).
+     *
+     * @param guidanceScale [B] float32, the guidance scale w of each sample
+     * @throws UnsupportedOperationException if the model does not take a guidance scale
+     */
+    default Tensor predict(Tensor sample, Tensor timesteps, Tensor classLabels, Tensor guidanceScale) {
+        throw new UnsupportedOperationException("this model does not take a guidance scale; wrap it in a "
+                + "GuidedDenoiser (two predictions per step) instead");
+    }
+
     /** Whether {@link #predict} takes class labels. */
     boolean isConditional();
 

@@ -9,8 +9,9 @@ import java.util.List;
  * Classifier-free guidance (Ho &amp; Salimans 2022) around a class-conditional denoiser: one batched forward over
  * the unconditional and conditional halves, then {@code uncond + scale * (cond - uncond)}. The unconditional half
  * comes first, as in diffusers' pipelines. The doubled labels and timesteps are made once per labels and timesteps
- * tensor ({@link DoubledInputs}), not every step; only the sample is doubled per call. Does not own the wrapped
- * denoiser; {@link #close()} frees the doubled inputs it made.
+ * tensor ({@link DoubledInputs}), not every step; only the sample is doubled per call. A guidance-distilled model
+ * ({@link Denoiser#takesGuidanceScale()}) gets the scale as an input instead: one forward over the batch itself.
+ * Does not own the wrapped denoiser; {@link #close()} frees the doubled inputs it made.
  */
 public final class GuidedDenoiser implements Denoiser {
     private final Denoiser inner;
@@ -52,6 +53,10 @@ public final class GuidedDenoiser implements Denoiser {
     public Tensor predict(Tensor sample, Tensor timesteps, Tensor classLabels) {
         if (classLabels == null) {
             throw new IllegalArgumentException("guidance needs class labels");
+        }
+        if (inner.takesGuidanceScale()) { // a guidance-distilled student: one forward, no doubled batch
+            return inner.predict(sample, timesteps, classLabels,
+                    Tensor.full(scale, DType.FLOAT32, sample.device(), sample.size(0)));
         }
         Tensor bothLabels = labels.get(classLabels, this::withNullLabels);
         Tensor out = inner.predict(Tensor.cat(List.of(sample, sample), 0), this.timesteps.doubled(timesteps),

@@ -206,6 +206,39 @@ public final class ModelFolder {
         return cl != null ? cl : ModelFolder.class.getClassLoader();
     }
 
+    /**
+     * Copies this folder's model files (TorchScript {@code model.pt} or a Java-built network's weights, its
+     * {@code diffusion4j.json}, any other file beside them) into {@code target}, but not {@code scheduler_config.json}:
+     * for a derived folder that samples the same model with another scheduler config.
+     *
+     * @throws ModelFolderException for a diffusers folder (its scheduler config lives in scheduler/)
+     */
+    public void copyModelFilesTo(Path target) throws IOException {
+        if (diffusers != null) {
+            throw new ModelFolderException(location + " is a diffusers folder; copy it and edit its "
+                    + "scheduler/scheduler_config.json instead");
+        }
+        Files.createDirectories(target);
+        if (dir != null) {
+            try (java.util.stream.Stream<Path> files = Files.list(dir)) {
+                for (Path f : files.filter(Files::isRegularFile).toList()) {
+                    if (!f.getFileName().toString().equals(SCHEDULER_FILE)) {
+                        Files.copy(f, target.resolve(f.getFileName().toString()),
+                                java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                    }
+                }
+            }
+            return;
+        }
+        for (String name : new String[] {MODEL_FILE, ModelSpec.FILE_NAME}) {
+            try (InputStream in = classLoader().getResourceAsStream(resourceDir + name)) {
+                if (in != null) {
+                    Files.copy(in, target.resolve(name), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                }
+            }
+        }
+    }
+
     /** Where the folder is: a path or {@code builtin:<name>}. */
     public String location() {
         return location;

@@ -11,7 +11,8 @@ import java.util.Locale;
 
 /**
  * A denoiser backed by a TorchScript module whose forward is {@code (sample, timestep)} or
- * {@code (sample, timestep, class_labels)}. The signature and timestep dtype come from {@code diffusion4j.json}
+ * {@code (sample, timestep, class_labels)}, or {@code (sample, timestep, class_labels, guidance_scale)} for a
+ * guidance-distilled student (see {@link Denoiser#takesGuidanceScale()}). The signature and timestep dtype come from {@code diffusion4j.json}
  * when there is one, otherwise from the module's schema (three arguments = class-conditional). A timestep dtype that
  * neither declares (a {@code Tensor} argument and no {@code timestep_dtype}) is left to the scheduler, as in diffusers.
  * By default it predicts with a frozen copy of the module ({@link ScriptMode}).
@@ -20,6 +21,7 @@ public final class TorchScriptDenoiser implements Denoiser {
     private final TorchScriptModule module;
     private final ScriptMode mode;
     private final boolean conditional;
+    private final boolean takesGuidance;
     private final int numClasses;
     private final int nullClassId;
     private final DType timestepDType;
@@ -43,17 +45,9 @@ public final class TorchScriptDenoiser implements Denoiser {
         }
         this.mode = mode;
         List<TorchScriptModule.Argument> args = module.forwardArguments();
-        boolean fromSpec = spec != null && !spec.forwardSignature().isEmpty();
-        int arity = fromSpec ? spec.forwardSignature().size() : args.size();
-        if (fromSpec && !args.isEmpty() && args.size() != arity) {
-            throw new IllegalArgumentException("diffusion4j.json forward_signature " + spec.forwardSignature()
-                    + " does not match the forward of " + module.source() + " " + args);
-        }
-        if (arity != 2 && arity != 3) {
-            throw new IllegalArgumentException(module.source() + ": forward must take (sample, timestep) or "
-                    + "(sample, timestep, class_labels), found " + (fromSpec ? spec.forwardSignature() : args));
-        }
-        this.conditional = arity == 3;
+        int arity = GuidanceSignature.arity(module, spec);
+        this.conditional = arity >= 3;
+        this.takesGuidance = arity == 4;
         this.numClasses = spec != null ? spec.numClasses() : 0;
         this.nullClassId = spec != null ? spec.nullClassId() : -1;
         DType td = spec != null ? spec.timestepDType() : null;
@@ -105,12 +99,37 @@ public final class TorchScriptDenoiser implements Denoiser {
                 throw new IllegalArgumentException(module.source() + " is class-conditional: pass class labels "
                         + "(the null class " + nullClassId + " for unconditional samples)");
             }
+            if (takesGuidance) { // w = 1: the conditional prediction
+                return module.forward(sample, timesteps, classLabels,
+                        Tensor.full(1.0, DType.FLOAT32, sample.device(), sample.size(0)));
+            }
             return module.forward(sample, timesteps, classLabels);
         }
         if (classLabels != null) {
             throw new IllegalArgumentException(module.source() + " is unconditional: it takes no class labels");
         }
         return module.forward(sample, timesteps);
+    }
+
+    @Override
+    public boolean takesGuidanceScale() {
+        return takesGuidance;
+    }
+
+    @Override
+    public Tensor predict(Tensor sample, Tensor timesteps, Tensor classLabels, Tensor guidanceScale) {
+        if (!takesGuidance) {
+            return Denoiser.super.predict(sample, timesteps, classLabels, guidanceScale);
+        }
+        if (classLabels == null || guidanceScale == null) {
+            throw new IllegalArgumentException(module.source() + " takes class labels and a guidance scale per sample");
+        }
+        boolean turnedOn = TorchScriptRuntime.optimizedGraphsOn();
+        try {
+            return module.forward(sample, timesteps, classLabels, guidanceScale);
+        } finally {
+            TorchScriptRuntime.restoreGraphOptimization(turnedOn);
+        }
     }
 
     /**

@@ -15,6 +15,7 @@ final class TorchScriptTrainable implements TrainableModel {
     private final TorchScriptModule module;
     private final boolean owns;
     private final boolean conditional;
+    private final boolean takesGuidance;
     private final DType timestepDType;
 
     TorchScriptTrainable(TorchScriptModule module, ModelSpec spec, boolean owns) {
@@ -24,12 +25,9 @@ final class TorchScriptTrainable implements TrainableModel {
         this.module = module;
         this.owns = owns;
         List<TorchScriptModule.Argument> args = module.forwardArguments();
-        int arity = spec != null && !spec.forwardSignature().isEmpty() ? spec.forwardSignature().size() : args.size();
-        if (arity != 2 && arity != 3) {
-            throw new IllegalArgumentException(module.source() + ": forward must take (sample, timestep) or "
-                    + "(sample, timestep, class_labels), found " + args);
-        }
-        this.conditional = arity == 3;
+        int arity = GuidanceSignature.arity(module, spec);
+        this.conditional = arity >= 3;
+        this.takesGuidance = arity == 4;
         DType td = spec != null ? spec.timestepDType() : null;
         if (td == null && args.size() >= 2) {
             td = args.get(1).type().toLowerCase(Locale.ROOT).equals("float") ? DType.FLOAT32 : DType.INT64;
@@ -64,7 +62,24 @@ final class TorchScriptTrainable implements TrainableModel {
 
     @Override
     public Tensor forward(Tensor sample, Tensor timesteps, Tensor classLabels) {
+        if (takesGuidance) {
+            return forward(sample, timesteps, classLabels,
+                    Tensor.full(1.0, DType.FLOAT32, sample.device(), sample.size(0)));
+        }
         return classLabels == null ? module.forward(sample, timesteps) : module.forward(sample, timesteps, classLabels);
+    }
+
+    @Override
+    public boolean guidanceConditioned() {
+        return takesGuidance;
+    }
+
+    @Override
+    public Tensor forward(Tensor sample, Tensor timesteps, Tensor classLabels, Tensor guidanceScale) {
+        if (!takesGuidance) {
+            return TrainableModel.super.forward(sample, timesteps, classLabels, guidanceScale);
+        }
+        return module.forward(sample, timesteps, classLabels, guidanceScale);
     }
 
     @Override

@@ -34,6 +34,22 @@ public interface TrainableModel extends AutoCloseable {
      */
     Tensor forward(Tensor sample, Tensor timesteps, Tensor classLabels);
 
+    /** Whether the forward takes a guidance scale (see {@link Denoiser#takesGuidanceScale()}). */
+    default boolean guidanceConditioned() {
+        return false;
+    }
+
+    /**
+     * The forward of a guidance-conditioned model, with gradient recording.
+     *
+     * @param guidanceScale [B] float32
+     * @throws UnsupportedOperationException if the model takes no guidance scale
+     */
+    default Tensor forward(Tensor sample, Tensor timesteps, Tensor classLabels, Tensor guidanceScale) {
+        throw new UnsupportedOperationException(source() + " takes no guidance scale: its forward is (sample, "
+                + "timestep[, class_labels])");
+    }
+
     /** The parameters in a fixed order (handles share storage and gradients; the caller's scope owns them). */
     List<Tensor> parameters();
 

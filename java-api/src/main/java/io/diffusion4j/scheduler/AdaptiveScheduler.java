@@ -58,6 +58,10 @@ public final class AdaptiveScheduler implements Scheduler {
         if (config.thresholding()) {
             throw new IllegalArgumentException("thresholding is not supported by the adaptive solver; use ddpm or ddim");
         }
+        if (config.timesteps() != null) {
+            throw new IllegalArgumentException("the adaptive solver picks its own timesteps; remove the timesteps list "
+                    + "or use a fixed-step scheduler");
+        }
         this.config = config;
         this.sigmas = new Sigmas(config);
         this.rtol = rtol;

@@ -52,7 +52,8 @@ public final class DdimScheduler implements Scheduler {
     @Override
     public SamplingPlan plan(int numInferenceSteps) {
         long[] ts = TimestepPlanning.timesteps(config, numInferenceSteps, compatibility);
-        long[] prev = compatibility == Compatibility.DIFFUSERS
+        // an explicit list steps from each listed timestep to the next (the DDIM rule t - T // N assumes even spacing)
+        long[] prev = compatibility == Compatibility.DIFFUSERS && config.timesteps() == null
                 ? TimestepPlanning.previousByRatio(ts, config.numTrainTimesteps())
                 : TimestepPlanning.previousFromList(ts);
         double finalAlphaBar = config.setAlphaToOne() ? 1.0 : schedule.alphasCumprod()[0];

@@ -85,6 +85,10 @@ public final class LcmScheduler implements Scheduler {
      * @throws IllegalArgumentException if {@code n} is not in 1..original_inference_steps
      */
     public long[] timesteps(int n) {
+        long[] custom = CustomTimesteps.forSteps(config, n);
+        if (custom != null) {
+            return custom; // diffusers' custom timesteps: any strictly decreasing list, each step to the next
+        }
         if (n < 1 || n > originalInferenceSteps) {
             throw new IllegalArgumentException("LCM steps must be between 1 and original_inference_steps ("
                     + originalInferenceSteps + "), got " + n + "; a consistency model samples in few steps (1-8)");

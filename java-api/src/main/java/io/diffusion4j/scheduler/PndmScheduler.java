@@ -34,6 +34,11 @@ public final class PndmScheduler implements Scheduler {
         if (config.rescaleBetasZeroSnr()) {
             throw new IllegalArgumentException("rescale_betas_zero_snr is not a key of PNDMScheduler; remove it");
         }
+        if (config.timesteps() != null) {
+            // PLMS's fixed weights (55, -59, 37, -9) / 24 and its half steps assume evenly spaced timesteps
+            throw new IllegalArgumentException("PNDM runs evenly spaced timesteps only, not a timesteps list; remove "
+                    + "the list or use ddim, dpmsolver++, unipc, deis, euler, heun, lms, ddpm or lcm");
+        }
         this.config = config;
         this.skipPrk = config.extraBoolean("skip_prk_steps", false);
     }

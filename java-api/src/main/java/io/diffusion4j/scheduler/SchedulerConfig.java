@@ -52,6 +52,7 @@ public final class SchedulerConfig {
     private final boolean setAlphaToOne;
     private final boolean rescaleBetasZeroSnr;
     private final Map<String, Object> extra;
+    private final long[] timesteps;
 
     private SchedulerConfig(Builder b) {
         this.className = b.className;
@@ -74,6 +75,7 @@ public final class SchedulerConfig {
         this.rescaleBetasZeroSnr = b.rescaleBetasZeroSnr;
         this.extra = Collections.unmodifiableMap(new LinkedHashMap<>(b.extra));
         validate();
+        this.timesteps = CustomTimesteps.parse(extra.get(CustomTimesteps.KEY), numTrainTimesteps);
     }
 
     private void validate() {
@@ -264,7 +266,31 @@ public final class SchedulerConfig {
         return ExtraValues.asString(key, extra.get(key), defaultValue);
     }
 
+    /**
+     * The explicit timestep list (the {@code timesteps} key, diffusers' custom {@code timesteps}), noisiest first, a
+     * copy; null when the config has none and the schedulers space their timesteps by {@code timestep_spacing}. A
+     * fixed-step scheduler over a config with a list runs exactly those timesteps (so {@code plan(n)} needs {@code n}
+     * equal to its length); the adaptive solver refuses one.
+     */
+    public long[] timesteps() {
+        return timesteps == null ? null : timesteps.clone();
+    }
+
     // ---- convenience copies ----
+
+    /**
+     * The same config with an explicit timestep list, or without one ({@code null}).
+     *
+     * @throws IllegalArgumentException if the list is empty, not strictly decreasing or outside
+     *                                  0..num_train_timesteps-1
+     */
+    public SchedulerConfig withTimesteps(long[] newTimesteps) {
+        if (newTimesteps == null) {
+            return toBuilder().removeExtra(CustomTimesteps.KEY).build();
+        }
+        CustomTimesteps.check(newTimesteps, numTrainTimesteps);
+        return toBuilder().putExtra(CustomTimesteps.KEY, CustomTimesteps.toJson(newTimesteps)).build();
+    }
 
     public SchedulerConfig withClassName(String newClassName) {
         return toBuilder().className(newClassName).build();

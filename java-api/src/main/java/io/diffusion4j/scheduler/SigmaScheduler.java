@@ -81,7 +81,15 @@ abstract sealed class SigmaScheduler implements Scheduler
             throw new IllegalArgumentException("steps must be between 1 and num_train_timesteps (" + t + "), got " + n);
         }
         double[] ts = new double[n];
-        if (config.timestepSpacing() == TimestepSpacing.LINSPACE) {
+        long[] custom = CustomTimesteps.forSteps(config, n);
+        if (custom != null) {
+            if (karras) {
+                CustomTimesteps.refuseWith(config, "use_karras_sigmas");
+            }
+            for (int i = 0; i < n; i++) {
+                ts[i] = custom[i]; // diffusers' custom timesteps: the train sigmas at those timesteps
+            }
+        } else if (config.timestepSpacing() == TimestepSpacing.LINSPACE) {
             // diffusers keeps linspace timesteps fractional for the sigma schedulers
             for (int i = 0; i < n; i++) {
                 ts[n - 1 - i] = n == 1 ? 0 : (t - 1) * (double) i / (n - 1);

@@ -5,10 +5,15 @@ final class TimestepPlanning {
     private TimestepPlanning() {
     }
 
+    /** The config's explicit timestep list if it has one (see {@link SchedulerConfig#timesteps()}), else spaced. */
     static long[] timesteps(SchedulerConfig config, int n, Compatibility compat) {
         int t = config.numTrainTimesteps();
         if (n < 1 || n > t) {
             throw new IllegalArgumentException("steps must be between 1 and num_train_timesteps (" + t + "), got " + n);
+        }
+        long[] custom = CustomTimesteps.forSteps(config, n);
+        if (custom != null) {
+            return custom;
         }
         long[] ts = Timesteps.of(config.timestepSpacing(), t, n, config.stepsOffset());
         for (int i = 0; i < ts.length; i++) {

@@ -60,6 +60,17 @@ final class VpSchedule {
         }
         long[] ts = new long[n];
         double[] s = new double[n];
+        long[] custom = CustomTimesteps.forSteps(config, n);
+        if (custom != null) {
+            if (spacing != SigmaSpacing.TIMESTEPS) {
+                CustomTimesteps.refuseWith(config, spacing == SigmaSpacing.KARRAS ? "use_karras_sigmas"
+                        : "use_lu_lambdas");
+            }
+            for (int i = 0; i < n; i++) {
+                s[i] = sigmas.at((int) custom[i]); // diffusers: the train sigmas at the listed timesteps
+            }
+            return new Grid(custom, s);
+        }
         if (spacing != SigmaSpacing.TIMESTEPS) {
             double[] k = spacing == SigmaSpacing.KARRAS
                     ? Sigmas.karras(config.extraDouble("sigma_min", sigmas.min()),

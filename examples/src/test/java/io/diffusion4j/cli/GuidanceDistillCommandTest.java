@@ -1,0 +1,57 @@
+package io.diffusion4j.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code distill --method guidance}: a (tiny) run whose folder samples guided in one forward, and its usage errors. */
+class GuidanceDistillCommandTest {
+    static final String FIXTURE = "io/diffusion4j/fixtures/digits-guidance-student/";
+
+    @TempDir
+    Path tmp;
+
+    private Path resource(String resource, Path to) throws IOException {
+        try (InputStream in = getClass().getClassLoader().getResourceAsStream(resource)) {
+            Files.createDirectories(to.getParent());
+            Files.copy(in, to);
+        }
+        return to;
+    }
+
+    @Test
+    void guidanceStudentFolderSamplesGuided() throws IOException {
+        Path x = resource("io/diffusion4j/reference/training/digits_data.pt", tmp.resolve("x.pt"));
+        Path y = resource("io/diffusion4j/reference/training/digits_labels.pt", tmp.resolve("y.pt"));
+        Path init = tmp.resolve("init");
+        for (String f : new String[] {"model.pt", "scheduler_config.json", "diffusion4j.json"}) {
+            resource(FIXTURE + f, init.resolve(f));
+        }
+        Path out = tmp.resolve("student");
+        CommandsTest.Result r = CommandsTest.run("distill", "--teacher", "digits", "--method", "guidance", "--student",
+                init.toString(), "--steps-to", "4", "--steps", "3", "--batch", "8", "--data", x.toString(), "--labels",
+                y.toString(), "--threads", "1", "--out", out.toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(Files.readString(out.resolve("diffusion4j.json")).contains("\"guidance_scale\""));
+        r = CommandsTest.run("sample", "--model", out.toString(), "--class", "3", "--guidance", "3", "--batch", "2",
+                "--out", tmp.resolve("s.png").toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("4 ddim steps"), r.out());
+
+        TimestepsOptionTest.assertUsageError(CommandsTest.run("distill", "--teacher", "digits", "--method",
+                "guidance", "--steps-to", "4", "--data", x.toString(), "--labels", y.toString(), "--out",
+                tmp.resolve("o").toString()), "--student");
+        TimestepsOptionTest.assertUsageError(CommandsTest.run("distill", "--teacher", "digits", "--method",
+                "guidance", "--student", "digits", "--steps-to", "4", "--steps", "1", "--data", x.toString(),
+                "--labels", y.toString(), "--out", tmp.resolve("o").toString()), "takes no guidance scale");
+        TimestepsOptionTest.assertUsageError(CommandsTest.run("distill", "--teacher", "digits", "--method",
+                "guidance", "--student", init.toString(), "--guidance-range", "5,1", "--steps-to", "4", "--data",
+                x.toString(), "--labels", y.toString(), "--out", tmp.resolve("o").toString()), "guidance range");
+    }
+}
