@@ -172,7 +172,7 @@ public final class UNet2DModel implements Denoiser, TrainableModel {
     }
 
     /** Checkpoints saved before diffusers 0.14 name the attention layers query/key/value/proj_attn. */
-    private static LinkedHashMap<String, Tensor> renameDeprecatedAttention(LinkedHashMap<String, Tensor> values) {
+    public static LinkedHashMap<String, Tensor> renameDeprecatedAttention(LinkedHashMap<String, Tensor> values) {
         LinkedHashMap<String, Tensor> out = new LinkedHashMap<>();
         for (Map.Entry<String, Tensor> e : values.entrySet()) {
             String k = e.getKey();
