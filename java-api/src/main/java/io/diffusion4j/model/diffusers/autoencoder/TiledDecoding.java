@@ -13,8 +13,8 @@ import java.util.function.UnaryOperator;
  * last ones of the tile above (to the left), as diffusers blends in place (so the tile below sees the tile above
  * after its left blend); each tile is cropped to {@code sampleTile - blend} and the crops are joined.
  *
- * <p>Rows of tiles are decoded one after another in their own native scope; only the previous row's blended tiles and
- * the finished output rows outlive it.
+ * <p>Each tile is decoded in its own native scope (only the blended tile outlives it), each row in another; only the
+ * previous row's blended tiles and the finished output rows outlive that.
  */
 final class TiledDecoding {
     static final double OVERLAP = 0.25;
@@ -35,21 +35,25 @@ final class TiledDecoding {
             try (NativeScope scope = new NativeScope()) {
                 List<Tensor> crops = new ArrayList<>();
                 for (long j = 0; j < w; j += stride) {
-                    Tensor z = latent.narrow(2, i, Math.min(latentTile, h - i))
-                            .narrow(3, j, Math.min(latentTile, w - j));
-                    Tensor tile = decoder.apply(z);
-                    if (previous != null) {
-                        tile = blendVertical(previous.get(row.size()), tile, blend);
-                    }
-                    if (!row.isEmpty()) {
-                        tile = blendHorizontal(row.get(row.size() - 1), tile, blend);
+                    Tensor tile;
+                    try (NativeScope tileScope = new NativeScope()) {   // the decoder's activations die here
+                        Tensor z = latent.narrow(2, i, Math.min(latentTile, h - i))
+                                .narrow(3, j, Math.min(latentTile, w - j));
+                        tile = decoder.apply(z);
+                        if (previous != null) {
+                            tile = blendVertical(previous.get(row.size()), tile, blend);
+                        }
+                        if (!row.isEmpty()) {
+                            tile = blendHorizontal(row.get(row.size() - 1), tile, blend);
+                        }
+                        tile = tileScope.keep(tile.contiguous());
                     }
                     row.add(tile);
                     crops.add(tile.narrow(2, 0, Math.min(limit, tile.size(2)))
                             .narrow(3, 0, Math.min(limit, tile.size(3))));
                 }
                 outputRows.add(scope.keep(Tensor.cat(crops, 3)));
-                row.replaceAll(t -> scope.keep(t.contiguous()));
+                row.replaceAll(scope::keep);
             }
             if (previous != null) {
                 previous.forEach(Tensor::close);
