@@ -185,6 +185,7 @@ public final class DiffusersFolder {
         if (pipelineClass != null) {
             m.pipelineClass(pipelineClass);
         }
+        m.latentComponent(autoencoder);
         return m;
     }
 
@@ -225,10 +226,12 @@ public final class DiffusersFolder {
     }
 
     /** Writes {@code model_index.json} for a pipeline of {@code unet} (UNet2DModel) and {@code scheduler}. */
-    static void writeModelIndex(Path dir, String pipelineClass) throws IOException {
+    static void writeModelIndex(Path dir, String pipelineClass, LatentComponent latent) throws IOException {
         String text = "{\n  \"_class_name\": \"" + pipelineClass + "\",\n  \"_diffusers_version\": \"0.30.3\",\n"
                 + "  \"scheduler\": [\n    \"diffusers\",\n    \"DDPMScheduler\"\n  ],\n"
-                + "  \"unet\": [\n    \"diffusers\",\n    \"UNet2DModel\"\n  ]\n}\n";
+                + "  \"unet\": [\n    \"diffusers\",\n    \"UNet2DModel\"\n  ]"
+                + (latent == null ? "" : ",\n  \"" + latent.name() + "\": [\n    \"diffusers\",\n    \""
+                        + latent.config().kind().className() + "\"\n  ]") + "\n}\n";
         writeAtomically(dir.resolve(MODEL_INDEX), text);
     }
 
