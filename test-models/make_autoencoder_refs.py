@@ -24,7 +24,7 @@ import shutil
 import torch
 
 import diffusers
-from diffusers import AutoencoderKL, DDIMScheduler, LDMPipeline, UNet2DModel, VQModel
+from diffusers import AutoencoderKL, AutoencoderTiny, DDIMScheduler, LDMPipeline, UNet2DModel, VQModel
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                    "src/main/resources/io/diffusion4j/reference/autoencoders/")
@@ -113,6 +113,29 @@ def autoencoder_case(i, name, cls, kwargs, fmt, index):
     print(name, case)
 
 
+def tiny(index):
+    """AutoencoderTiny (TAESD) at toy size: three encoder and decoder stages, encode, decode, scale_latents."""
+    torch.manual_seed(900)
+    ae = AutoencoderTiny(encoder_block_out_channels=(8, 8, 8), decoder_block_out_channels=(8, 8, 8),
+                         num_encoder_blocks=(1, 2, 1), num_decoder_blocks=(1, 2, 1), latent_channels=4).eval()
+    perturb(ae, 901)
+    d = os.path.join(OUT, "tiny")
+    shutil.rmtree(d, ignore_errors=True)
+    ae.save_pretrained(d)
+    io = os.path.join(OUT, "tiny-io")
+    os.makedirs(io, exist_ok=True)
+    g = torch.Generator().manual_seed(902)
+    x = torch.randn(2, 3, 16, 16, generator=g).clamp(-1, 1)
+    z = torch.randn(2, 4, 4, 4, generator=g) * 2
+    save(x, io, "image.pt")
+    save(z, io, "latent.pt")
+    with torch.no_grad():
+        save(ae.encode(x).latents, io, "latents.pt")
+        save(ae.decode(z).sample, io, "decoded.pt")
+        save(ae.scale_latents(z), io, "scaled.pt")
+    index["cases"]["tiny"] = {"class": "AutoencoderTiny", "params": sum(p.numel() for p in ae.parameters())}
+
+
 def unet(i, in_channels):
     torch.manual_seed(500 + i)
     u = UNet2DModel(in_channels=in_channels, out_channels=in_channels, **UNET).eval()
@@ -189,6 +212,7 @@ def main():
     index = {"diffusers_version": diffusers.__version__, "torch": torch.__version__, "cases": {}}
     for i, (name, (cls, kwargs, fmt)) in enumerate(CASES.items()):
         autoencoder_case(i, name, cls, kwargs, fmt, index)
+    tiny(index)
     ldm_vq(index)
     ldm_kl(index)
     with open(os.path.join(OUT, "index.json"), "w") as f:

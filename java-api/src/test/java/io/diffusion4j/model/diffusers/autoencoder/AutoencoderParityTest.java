@@ -91,6 +91,18 @@ class AutoencoderParityTest {
     }
 
     @Test
+    void autoencoderTinyMatchesDiffusers(@TempDir Path tmp) throws Exception {
+        try (NativeScope scope = new NativeScope();
+             AutoencoderTiny tiny = AutoencoderTiny.load(copy("tiny", tmp), Device.CPU)) {
+            check("tiny encode", tiny.encode(ref("tiny", "image.pt")), ref("tiny", "latents.pt"));
+            check("tiny decode", tiny.decode(ref("tiny", "latent.pt")), ref("tiny", "decoded.pt"));
+            check("tiny scale_latents", tiny.scaleLatents(ref("tiny", "latent.pt")), ref("tiny", "scaled.pt"));
+            check("tiny unscale_latents", tiny.unscaleLatents(tiny.scaleLatents(ref("tiny", "latents.pt"))),
+                    ref("tiny", "latents.pt").clamp(-3, 3));
+        }
+    }
+
+    @Test
     void tiledDecodeMatchesDiffusersEnableTiling(@TempDir Path tmp) throws Exception {
         try (NativeScope scope = new NativeScope();
              AutoencoderKL kl = (AutoencoderKL) Autoencoders.load(copy("kl", tmp), Device.CPU, DType.FLOAT32)) {
