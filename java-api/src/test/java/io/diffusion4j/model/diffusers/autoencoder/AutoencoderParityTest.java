@@ -115,6 +115,18 @@ class AutoencoderParityTest {
     }
 
     @Test
+    void forceUpcastKeepsAFloat16RequestInFloat32(@TempDir Path tmp) throws Exception {
+        // kl has force_upcast true (diffusers' default): its weights stay float32, as diffusers' pipelines upcast it
+        try (NativeScope scope = new NativeScope();
+             Autoencoder ae = Autoencoders.load(copy("kl", tmp), Device.CPU, DType.FLOAT16)) {
+            assertEquals(DType.FLOAT32, ae.dtype());
+            check("kl decode of a float16 latent under force_upcast", ae.decode(ref("kl", "latent.pt")
+                    .to(DType.FLOAT16)), ((AutoencoderKL) ae).decode(ref("kl", "latent.pt").to(DType.FLOAT16)
+                    .to(DType.FLOAT32)));
+        }
+    }
+
+    @Test
     void imageSizeNotAMultipleOfTheDownsamplingFactorIsOneClearLine(@TempDir Path tmp) throws Exception {
         try (NativeScope scope = new NativeScope();
              Autoencoder ae = Autoencoders.load(copy("kl-plain", tmp), Device.CPU, DType.FLOAT32)) {
