@@ -477,7 +477,9 @@ def stage_refs():
                                    ("dpmsolverpp20_cfg3", dpmpp(sched), 20)):
         lat = sample_latents(unet, scheduler, noise, labels, 3.0, steps)
         put(name, {"init_noise": noise, "class_labels": labels, "final_latent": lat, "decoded": decode(vae, lat)},
-            scheduler_config=dict(scheduler.config), timesteps=scheduler.timesteps.tolist(),
+            # without "_use_default_values": a list made from a set, in an order that changes from run to run
+            scheduler_config={k: v for k, v in scheduler.config.items() if k != "_use_default_values"},
+            timesteps=scheduler.timesteps.tolist(),
             params={"steps": steps, "guidance_scale": 3.0, "batch_size": 4, "seed": 1234,
                     "generator": "one torch.Generator per sample, manual_seed(1234 + i), initial noise only",
                     "eta": 0.0 if name.startswith("ddim") else None,
