@@ -116,6 +116,11 @@ public final class NnModule implements AutoCloseable {
 
     /** {@code torch::nn::Conv2d(in, out, kernel, stride, padding)} (square kernel, with bias) at {@code path}. */
     public Layer conv2d(String path, long in, long out, long kernel, long stride, long padding) {
+        return conv2d(path, in, out, kernel, stride, padding, true);
+    }
+
+    /** {@code torch::nn::Conv2d(in, out, kernel, stride, padding)} (square kernel), with a bias or without one. */
+    public Layer conv2d(String path, long in, long out, long kernel, long stride, long padding, boolean bias) {
         positive(path, in, out, kernel, stride);
         if (padding < 0) {
             throw new IllegalArgumentException(path + ": padding must be >= 0, got " + padding);
@@ -124,6 +129,7 @@ public final class NnModule implements AutoCloseable {
             Conv2dOptions o = new Conv2dOptions(in, out, new LongPointer(kernel, kernel));
             o.stride().put(0, stride).put(1, stride);
             o.padding().put(new LongPointer(padding, padding));
+            o.bias().put(bias);
             return new Conv2dImpl(o);
         });
     }

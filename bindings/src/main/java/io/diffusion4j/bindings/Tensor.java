@@ -405,6 +405,23 @@ public final class Tensor implements AutoCloseable {
         }
     }
 
+    /** {@code max(x, 0)}. */
+    public Tensor relu() {
+        try {
+            return own(unwrap().relu());
+        } catch (RuntimeException e) {
+            throw failure("relu", this, null, e);
+        }
+    }
+
+    public Tensor tanh() {
+        try {
+            return own(unwrap().tanh());
+        } catch (RuntimeException e) {
+            throw failure("tanh", this, null, e);
+        }
+    }
+
     public Tensor sin() {
         try {
             return own(unwrap().sin());

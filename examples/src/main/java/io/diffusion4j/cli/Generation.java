@@ -10,7 +10,10 @@ import io.diffusion4j.lint.ConfigCheck;
 import io.diffusion4j.model.Denoiser;
 import io.diffusion4j.model.ModelFolder;
 import io.diffusion4j.model.ModelSpec;
+import io.diffusion4j.model.diffusers.LatentComponent;
+import io.diffusion4j.model.diffusers.autoencoder.Autoencoder;
 import io.diffusion4j.pipeline.DiffusionPipeline;
+import io.diffusion4j.pipeline.latent.LatentDiffusionPipeline;
 import io.diffusion4j.pipeline.GenerationRequest;
 import io.diffusion4j.pipeline.StepEvent;
 import io.diffusion4j.pipeline.StepListener;
@@ -107,11 +110,20 @@ final class Generation {
                     + (spec == null ? "; without one, give --sample-shape C,H,W" : "") + "); use --save-tensor FILE "
                     + "instead of --out");
         }
+        LatentComponent latentModel = folder.latent();
+        if (latentModel == null && (o.saveLatent != null || o.tiledDecode)) {
+            throw new UsageException((o.saveLatent != null ? "--save-latent" : "--tiled-decode") + " applies to latent "
+                    + "models (a diffusers folder with vae/ or vqvae/); " + folder.location() + " is a pixel-space model");
+        }
         try (NativeScope scope = new NativeScope();
              Denoiser denoiser = folder.loadDenoiser(o.device(), o.dtype(), o.scriptMode());
-             DiffusionPipeline pipeline = new DiffusionPipeline(denoiser, scheduler,
-                     sampleShape)) {
-            RunContext ctx = new RunContext(folder, spec, denoiser);
+             Autoencoder autoencoder = latentModel == null ? null : latentModel.load(o.device(), o.dtype());
+             LatentDiffusionPipeline latent = autoencoder == null ? null
+                     : new LatentDiffusionPipeline(denoiser, scheduler, sampleShape, autoencoder, o.tiledDecode);
+             DiffusionPipeline pixel = latent == null ? new DiffusionPipeline(denoiser, scheduler, sampleShape)
+                     : null) {
+            DiffusionPipeline pipeline = latent != null ? latent.latentPipeline() : pixel;
+            RunContext ctx = new RunContext(folder, spec, denoiser, latent);
             GenerationRequest.Builder req = GenerationRequest.builder().steps(steps).seed(o.seed).batchSize(o.batch)
                     .guidanceScale(o.guidance).checkNumerics(o.checkNumerics);
             extra.customize(ctx, req);
@@ -153,9 +165,19 @@ final class Generation {
             } catch (IllegalArgumentException e) {
                 throw new UsageException(e.getMessage());
             }
+            Tensor finalLatent = null;
+            if (latent != null) {
+                finalLatent = result;
+                result = latent.decode(result);
+            }
             double seconds = (System.nanoTime() - t0) / 1e9;
             Path tensorFile = GenerationOptions.shardFile(o.saveTensor, shard);
             out = GenerationOptions.shardFile(out, shard);
+            Path latentFile = GenerationOptions.shardFile(o.saveLatent, shard);
+            if (latentFile != null) {
+                TensorFiles.write(latentFile, finalLatent);
+                stdout.println("wrote " + latentFile + " (the final latent, " + finalLatent.describe() + ")");
+            }
             if (tensorFile != null) {
                 TensorFiles.write(tensorFile, result);
                 stdout.println("wrote " + tensorFile + " (" + result.describe() + ")");
@@ -242,7 +264,7 @@ final class Generation {
     }
 
     /** What a command may need to build its request. */
-    record RunContext(ModelFolder folder, ModelSpec spec, Denoiser denoiser) {
+    record RunContext(ModelFolder folder, ModelSpec spec, Denoiser denoiser, LatentDiffusionPipeline latent) {
     }
 
     /** A one-line progress bar on stderr. */

@@ -93,6 +93,14 @@ final class GenerationOptions {
             description = "Also write the final samples as a tensor file (what Python's torch.load reads).")
     Path saveTensor;
 
+    @Option(names = "--save-latent", paramLabel = "FILE",
+            description = "Latent models: also write the final latent (before decoding) as a tensor file (torch.load).")
+    Path saveLatent;
+
+    @Option(names = "--tiled-decode", description = "Latent models with an AutoencoderKL: decode tile by tile "
+            + "(diffusers' enable_tiling), so memory stays bounded for latents larger than the VAE's sample size.")
+    boolean tiledDecode;
+
     @Option(names = "--check-numerics", description = "Check for NaN/Inf after every step (a device sync per step).")
     boolean checkNumerics;
 

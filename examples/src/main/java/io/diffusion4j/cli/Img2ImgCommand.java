@@ -38,9 +38,36 @@ final class Img2ImgCommand implements Callable<Integer> {
             throw new UsageException("--strength must be in [0, 1], got " + strength);
         }
         return Generation.run(options, out, spec.commandLine().getOut(), spec.commandLine().getErr(), (ctx, req) -> {
-            Tensor image = loadImage(input, ctx.spec());
-            req.image(image, strength);
+            Tensor image = loadImage(input, ctx);
+            req.image(ctx.latent() == null ? image : ctx.latent().encodeImage(image), strength);
         });
+    }
+
+    /**
+     * Reads an image as a [1, C, H, W] tensor in the model's value range, resized to its sample size; for a latent
+     * model the autoencoder's image size (the latent's size times its downsampling factor), in [-1, 1].
+     */
+    static Tensor loadImage(Path file, Generation.RunContext ctx) throws java.io.IOException {
+        if (ctx.latent() == null) {
+            return loadImage(file, ctx.spec());
+        }
+        long[] s = imageShape(ctx);
+        BufferedImage img = Images.readImage(file);
+        if (img.getWidth() != s[2] || img.getHeight() != s[1]) {
+            img = Images.resize(img, (int) s[2], (int) s[1]);
+        }
+        return Images.toTensor(img, (int) s[0], io.diffusion4j.image.ValueRange.MINUS_ONE_TO_ONE);
+    }
+
+    /** The image shape [C, H, W] a command's input is resized to: the sample's, or the decoded latent's. */
+    static long[] imageShape(Generation.RunContext ctx) {
+        long[] s = ctx.spec().sampleShape();
+        if (ctx.latent() == null) {
+            return s;
+        }
+        var c = ctx.latent().autoencoder().config();
+        int f = c.downsamplingFactor();
+        return new long[] {c.inChannels(), s[1] * f, s[2] * f};
     }
 
     /** Reads an image as a [1, C, H, W] tensor in the model's value range, resized to its sample size. */

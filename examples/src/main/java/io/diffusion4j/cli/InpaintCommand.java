@@ -40,12 +40,17 @@ final class InpaintCommand implements Callable<Integer> {
                 throw new UsageException("--mask is " + m.getWidth() + "x" + m.getHeight() + ", --input is "
                         + in.getWidth() + "x" + in.getHeight() + ": they must be the same size");
             }
-            Tensor image = Img2ImgCommand.loadImage(input, ctx.spec());
-            long[] s = ctx.spec().sampleShape();
+            Tensor image = Img2ImgCommand.loadImage(input, ctx);
+            long[] s = Img2ImgCommand.imageShape(ctx);
             if (m.getWidth() != s[2] || m.getHeight() != s[1]) {
                 m = Images.resize(m, (int) s[2], (int) s[1]);
             }
-            req.inpaint(image, Images.toMask(m, (int) s[1], (int) s[2]));
+            Tensor pixelMask = Images.toMask(m, (int) s[1], (int) s[2]);
+            if (ctx.latent() != null) {   // encode, blend in latent space with the mask at the latent's size
+                req.inpaint(ctx.latent().encodeImage(image), ctx.latent().latentMask(pixelMask));
+            } else {
+                req.inpaint(image, pixelMask);
+            }
         });
     }
 }

@@ -72,6 +72,9 @@ final class TrainCommand implements Callable<Integer> {
                     + "--checkpoint-every and --metrics-csv).")
     Path out;
 
+    /** The frozen autoencoder of a latent model folder while it trains, else null. */
+    io.diffusion4j.model.diffusers.autoencoder.Autoencoder autoencoder;
+
     @Option(names = "--metrics-csv", paramLabel = "FILE",
             description = "Write step,loss,lr,grad_norm,seconds for every step to FILE (CSV).")
     Path metricsCsv;
@@ -146,6 +149,9 @@ final class TrainCommand implements Callable<Integer> {
                         throw new UsageException("--reinit is not supported for diffusers folders");
                     }
                     diffusersModel = folder.loadTrainable(dev);
+                    if (folder.latent() != null) {   // latent diffusion: the frozen autoencoder encodes the data
+                        autoencoder = folder.latent().load(dev, io.diffusion4j.bindings.DType.FLOAT32);
+                    }
                     try {
                         trainer = new Trainer(diffusersModel, folder.schedulerConfig(), folder.spec(), c);
                     } catch (IllegalArgumentException e) {
@@ -196,6 +202,10 @@ final class TrainCommand implements Callable<Integer> {
             }
             if (diffusersModel != null) {
                 diffusersModel.close();
+            }
+            if (autoencoder != null) {
+                autoencoder.close();
+                autoencoder = null;
             }
             if (network != null) {
                 network.close();

@@ -27,6 +27,11 @@ final class TrainDataOptions {
     @Option(names = "--flip", description = "Flip images horizontally at random (image folders).")
     boolean flip;
 
+    @Option(names = "--cache-latents", description = "Latent models: encode every image once with the frozen "
+            + "autoencoder before training and train on the kept latents (instead of encoding each batch as it is "
+            + "loaded).")
+    boolean cacheLatents;
+
     void check() {
         if (!Files.exists(data)) {
             throw new UsageException("--data " + data + ": no such file or folder");
@@ -46,6 +51,39 @@ final class TrainDataOptions {
     /** The SHA-256 of a data file or folder ({@link DataFingerprint}). */
     static String sha256(Path p) throws IOException {
         return DataFingerprint.sha256(p);
+    }
+
+    /**
+     * The data of a latent model: images ({@code --data}: an image folder, or a tensor file of images in [-1, 1]) at
+     * the autoencoder's image size, encoded by the frozen autoencoder as they are loaded, or all at once up front
+     * with {@code --cache-latents}.
+     */
+    Dataset latentDataset(ModelSpec latentSpec, io.diffusion4j.model.diffusers.autoencoder.Autoencoder autoencoder,
+                          long dataSeed, int batch, java.io.PrintWriter stdout) throws IOException {
+        if (cacheLatents && flip) {
+            throw new UsageException("--flip does not combine with --cache-latents (the cache holds one encoding of "
+                    + "each image); drop one of them");
+        }
+        var c = autoencoder.config();
+        long[] s = latentSpec.sampleShape();
+        long[] imageShape = {c.inChannels(), s[1] * c.downsamplingFactor(), s[2] * c.downsamplingFactor()};
+        ModelSpec imageSpec = new ModelSpec(latentSpec.name(), "denoiser", imageShape,
+                io.diffusion4j.image.ValueRange.MINUS_ONE_TO_ONE, latentSpec.forwardSignature(), null,
+                latentSpec.numClasses(), latentSpec.nullClassId());
+        Dataset images = dataset(imageSpec, dataSeed);
+        try {
+            if (!cacheLatents) {
+                return io.diffusion4j.training.latent.EncodedDataset.onTheFly(images, autoencoder);
+            }
+            long t0 = System.nanoTime();
+            Dataset cached = io.diffusion4j.training.latent.EncodedDataset.cached(images, autoencoder,
+                    Math.max(1, batch));
+            stdout.printf("encoded %d images to latents %s with the %s in %.1f s%n", images.size(),
+                    Arrays.toString(cached.sampleShape()), c.kind().className(), (System.nanoTime() - t0) / 1e9);
+            return cached;
+        } catch (IllegalArgumentException e) {
+            throw new UsageException("--data: " + e.getMessage());
+        }
     }
 
     /** The data as the model takes it. */

@@ -40,7 +40,8 @@ final class TrainingLoop {
         int world = dp == null ? 1 : dp.worldSize();
         int rankHere = dp == null ? 0 : dp.rank();
         ModelSpec modelSpec = trainer.spec();
-        Dataset ds = data.dataset(modelSpec, trainer.config().seed());
+        Dataset ds = cmd.autoencoder == null ? data.dataset(modelSpec, trainer.config().seed())
+                : data.latentDataset(modelSpec, cmd.autoencoder, trainer.config().seed(), batch, stdout);
         boolean conditional = trainer.model().isConditional();
         long nullClass = -1;
         if (ds.labeled() && !conditional) {

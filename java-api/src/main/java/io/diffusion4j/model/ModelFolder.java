@@ -138,6 +138,14 @@ public final class ModelFolder {
         return TrainableModel.of(TorchScriptModule.load(model, device), spec, true);
     }
 
+    /**
+     * The autoencoder of a latent pipeline folder (its denoiser works on latents, {@link #spec()}'s sample shape is the
+     * latent's), or null for a pixel-space model.
+     */
+    public io.diffusion4j.model.diffusers.LatentComponent latent() {
+        return diffusers == null ? null : diffusers.autoencoder();
+    }
+
     /** The diffusers layout of this folder (a UNet2DModel pipeline or unet folder), or null for any other folder. */
     public DiffusersFolder diffusers() {
         return diffusers;

@@ -192,7 +192,8 @@ class ModelFolderTest {
 
     @Test
     void builtinNamesAreTheIndex() {
-        assertEquals(List.of("digits", "digits-v", "toy2d", "digits-unet", "digits-classifier"), BuiltinModels.names());
+        assertEquals(List.of("digits", "digits-v", "digits-latent", "toy2d", "digits-unet", "digits-classifier"),
+                BuiltinModels.names());
     }
 
     @ParameterizedTest

@@ -33,6 +33,12 @@ public final class DiffusersFolder {
     public static final String SCHEDULER_DIR = "scheduler";
     static final String DDPM_PIPELINE = "DDPMPipeline";
     static final String DDIM_PIPELINE = "DDIMPipeline";
+    /** diffusers' unconditional latent pipeline ({@code vqvae} + {@code unet} + {@code scheduler}). */
+    static final String LDM_PIPELINE = "LDMPipeline";
+    /** Our name for latent pipelines diffusers has no class for (an AutoencoderKL {@code vae}, class labels). */
+    static final String LATENT_PIPELINE = "LatentDiffusionPipeline";
+    private static final java.util.Set<String> PIPELINES = java.util.Set.of(DDPM_PIPELINE, DDIM_PIPELINE,
+            LDM_PIPELINE, LATENT_PIPELINE);
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final Path dir;
@@ -42,9 +48,11 @@ public final class DiffusersFolder {
     private final SchedulerConfig schedulerConfig;
     private final String pipelineClass;
     private final ModelSpec spec;
+    private final LatentComponent autoencoder;
 
     private DiffusersFolder(Path dir, Path unetDir, UNet2DConfig config, Path weights, SchedulerConfig schedulerConfig,
-                            String pipelineClass, ModelSpec spec) {
+                            String pipelineClass, ModelSpec spec, LatentComponent autoencoder) {
+        this.autoencoder = autoencoder;
         this.dir = dir;
         this.unetDir = unetDir;
         this.config = config;
@@ -72,15 +80,17 @@ public final class DiffusersFolder {
         String pipeline = null;
         Path unetDir = dir;
         Path schedulerFile = null;
+        LatentComponent latent = null;
         Path index = dir.resolve(MODEL_INDEX);
         if (Files.isRegularFile(index)) {
             JsonNode n = readJson(index);
             pipeline = n.path("_class_name").asText(null);
-            if (!DDPM_PIPELINE.equals(pipeline) && !DDIM_PIPELINE.equals(pipeline)) {
+            if (!PIPELINES.contains(pipeline)) {
                 throw new ModelFolderException(index + ": _class_name " + n.get("_class_name") + " is not supported ("
-                        + DDPM_PIPELINE + " or " + DDIM_PIPELINE + "; text-to-image pipelines with "
+                        + String.join(", ", new java.util.TreeSet<>(PIPELINES)) + "; text-to-image pipelines with "
                         + "UNet2DConditionModel and text encoders are not supported yet)");
             }
+            latent = LatentComponent.of(dir, n, pipeline, index);
             JsonNode unet = n.get(UNET_DIR);
             if (unet == null || !unet.isArray() || unet.size() != 2 || !"UNet2DModel".equals(unet.get(1).asText())) {
                 throw new ModelFolderException(index + ": \"unet\" must be [\"diffusers\", \"UNet2DModel\"], got "
@@ -131,7 +141,10 @@ public final class DiffusersFolder {
         }
         Path specFile = dir.resolve(ModelSpec.FILE_NAME);
         ModelSpec spec = Files.isRegularFile(specFile) ? ModelSpec.read(specFile) : specOf(config, dir, configFile);
-        return new DiffusersFolder(dir, unetDir, config, weights, sc, pipeline, spec);
+        if (latent != null) {
+            latent.checkFits(config, configFile);
+        }
+        return new DiffusersFolder(dir, unetDir, config, weights, sc, pipeline, spec, latent);
     }
 
     private static ModelSpec specOf(UNet2DConfig c, Path dir, Path configFile) throws ModelFolderException {
@@ -172,6 +185,7 @@ public final class DiffusersFolder {
         if (pipelineClass != null) {
             m.pipelineClass(pipelineClass);
         }
+        m.latentComponent(autoencoder);
         return m;
     }
 
@@ -206,11 +220,18 @@ public final class DiffusersFolder {
         return spec;
     }
 
+    /** The autoencoder of a latent pipeline ({@code vae/} or {@code vqvae/}), or null for a pixel-space folder. */
+    public LatentComponent autoencoder() {
+        return autoencoder;
+    }
+
     /** Writes {@code model_index.json} for a pipeline of {@code unet} (UNet2DModel) and {@code scheduler}. */
-    static void writeModelIndex(Path dir, String pipelineClass) throws IOException {
+    static void writeModelIndex(Path dir, String pipelineClass, LatentComponent latent) throws IOException {
         String text = "{\n  \"_class_name\": \"" + pipelineClass + "\",\n  \"_diffusers_version\": \"0.30.3\",\n"
                 + "  \"scheduler\": [\n    \"diffusers\",\n    \"DDPMScheduler\"\n  ],\n"
-                + "  \"unet\": [\n    \"diffusers\",\n    \"UNet2DModel\"\n  ]\n}\n";
+                + "  \"unet\": [\n    \"diffusers\",\n    \"UNet2DModel\"\n  ]"
+                + (latent == null ? "" : ",\n  \"" + latent.name() + "\": [\n    \"diffusers\",\n    \""
+                        + latent.config().kind().className() + "\"\n  ]") + "\n}\n";
         writeAtomically(dir.resolve(MODEL_INDEX), text);
     }
 
@@ -232,7 +253,9 @@ public final class DiffusersFolder {
             UNET_DIR + "/" + UNet2DModel.BIN_FILE,
             SCHEDULER_DIR + "/" + io.diffusion4j.model.ModelFolder.SCHEDULER_FILE,
             io.diffusion4j.model.ModelFolder.SCHEDULER_FILE, UNet2DConfig.FILE_NAME, UNet2DModel.SAFETENSORS_FILE,
-            UNet2DModel.BIN_FILE);
+            UNet2DModel.BIN_FILE,
+            "vae/config.json", "vae/" + UNet2DModel.SAFETENSORS_FILE, "vae/" + UNet2DModel.BIN_FILE,
+            "vqvae/config.json", "vqvae/" + UNet2DModel.SAFETENSORS_FILE, "vqvae/" + UNet2DModel.BIN_FILE);
 
     /**
      * Copies a diffusers folder from the classpath ({@code resourceDir} ending in {@code /}) to {@code target}, so that

@@ -47,6 +47,7 @@ public final class UNet2DModel implements Denoiser, TrainableModel {
     private final UNet2DConfig config;
     private DType reducedDType;
     private String pipelineClass = DiffusersFolder.DDPM_PIPELINE;
+    private LatentComponent latent;
     private final NnModule net;
     private final DType dtype;
     private final int nullClassId;
@@ -172,7 +173,7 @@ public final class UNet2DModel implements Denoiser, TrainableModel {
     }
 
     /** Checkpoints saved before diffusers 0.14 name the attention layers query/key/value/proj_attn. */
-    private static LinkedHashMap<String, Tensor> renameDeprecatedAttention(LinkedHashMap<String, Tensor> values) {
+    public static LinkedHashMap<String, Tensor> renameDeprecatedAttention(LinkedHashMap<String, Tensor> values) {
         LinkedHashMap<String, Tensor> out = new LinkedHashMap<>();
         for (Map.Entry<String, Tensor> e : values.entrySet()) {
             String k = e.getKey();
@@ -368,11 +369,30 @@ public final class UNet2DModel implements Denoiser, TrainableModel {
         DiffusersFolder.writeAtomically(unet.resolve(UNet2DConfig.FILE_NAME), config.toJson());
     }
 
-    /** A diffusers pipeline folder: {@code model_index.json} ({@code DDPMPipeline}) and {@code unet/}. */
+    /**
+     * A diffusers pipeline folder: {@code model_index.json} ({@code DDPMPipeline}) and {@code unet/}; for the UNet of
+     * a latent pipeline also its (frozen, unchanged) autoencoder folder, copied.
+     */
     @Override
     public void exportTo(Path dir) throws IOException {
         saveWeights(dir);
-        DiffusersFolder.writeModelIndex(dir, pipelineClass);
+        if (latent != null) {
+            Path target = dir.resolve(latent.name());
+            if (!target.toAbsolutePath().normalize().equals(latent.dir().toAbsolutePath().normalize())) {
+                Files.createDirectories(target);
+                try (java.util.stream.Stream<Path> files = Files.list(latent.dir())) {
+                    for (Path f : (Iterable<Path>) files.filter(Files::isRegularFile)::iterator) {
+                        Files.copy(f, target.resolve(f.getFileName()), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                    }
+                }
+            }
+        }
+        DiffusersFolder.writeModelIndex(dir, pipelineClass, latent);
+    }
+
+    /** The autoencoder of the latent pipeline this UNet belongs to (exported beside it), or null. */
+    public void latentComponent(LatentComponent component) {
+        this.latent = component;
     }
 
     /** The {@code _class_name} written to {@code model_index.json} on export (DDPMPipeline unless set). */
