@@ -2,7 +2,6 @@ package io.diffusion4j.cli;
 
 import io.diffusion4j.bindings.Device;
 import io.diffusion4j.bindings.NativeScope;
-import io.diffusion4j.bindings.Torch;
 import io.diffusion4j.distillation.ConsistencyDistillation;
 import io.diffusion4j.distillation.GuidanceDistillation;
 import io.diffusion4j.distillation.LossWeighting;
@@ -18,6 +17,7 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
@@ -109,29 +109,13 @@ final class DistillCommand implements Callable<Integer> {
     @Option(names = "--seed", paramLabel = "S", defaultValue = "0", description = "Seed (default: ${DEFAULT-VALUE}).")
     long seed;
 
-    @Option(names = "--device", paramLabel = "D", defaultValue = "cpu",
-            description = "cpu, cuda or cuda:N (default: ${DEFAULT-VALUE}).")
-    String device;
-
-    @Option(names = "--threads", paramLabel = "N",
-            description = "LibTorch intra-op threads (default: LibTorch's; 1 is fastest for small models).")
-    Integer threads;
+    @Mixin
+    ComputeOptions compute;
 
     @Override
     public Integer call() throws Exception {
         PrintWriter stdout = spec.commandLine().getOut();
-        if (threads != null) {
-            if (threads < 1) {
-                throw new UsageException("--threads must be >= 1, got " + threads);
-            }
-            Torch.setThreads(threads);
-        }
-        Device dev;
-        try {
-            dev = Torch.device(device);
-        } catch (IllegalArgumentException e) {
-            throw new UsageException("--device: " + e.getMessage());
-        }
+        Device dev = compute.apply();
         ModelFolder folder;
         try {
             folder = ModelFolder.resolve(teacher);

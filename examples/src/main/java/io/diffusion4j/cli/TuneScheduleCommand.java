@@ -3,7 +3,6 @@ package io.diffusion4j.cli;
 import io.diffusion4j.bindings.DType;
 import io.diffusion4j.bindings.Device;
 import io.diffusion4j.bindings.NativeScope;
-import io.diffusion4j.bindings.Torch;
 import io.diffusion4j.model.Denoiser;
 import io.diffusion4j.model.ModelFolder;
 import io.diffusion4j.model.ModelFolderException;
@@ -21,6 +20,7 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
@@ -78,28 +78,13 @@ final class TuneScheduleCommand implements Callable<Integer> {
             description = "Classifier-free guidance scale of the runs (default: ${DEFAULT-VALUE}).")
     double guidance;
 
-    @Option(names = "--device", paramLabel = "D", defaultValue = "cpu",
-            description = "cpu, cuda or cuda:N (default: ${DEFAULT-VALUE}).")
-    String device;
-
-    @Option(names = "--threads", paramLabel = "N", description = "LibTorch intra-op threads (default: LibTorch's).")
-    Integer threads;
+    @Mixin
+    ComputeOptions compute;
 
     @Override
     public Integer call() throws Exception {
         PrintWriter stdout = spec.commandLine().getOut();
-        if (threads != null) {
-            if (threads < 1) {
-                throw new UsageException("--threads must be >= 1, got " + threads);
-            }
-            Torch.setThreads(threads);
-        }
-        Device dev;
-        try {
-            dev = Torch.device(device);
-        } catch (IllegalArgumentException e) {
-            throw new UsageException("--device: " + e.getMessage());
-        }
+        Device dev = compute.apply();
         ModelFolder folder;
         try {
             folder = ModelFolder.resolve(model);

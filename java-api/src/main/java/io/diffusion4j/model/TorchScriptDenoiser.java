@@ -8,6 +8,7 @@ import io.diffusion4j.bindings.TorchScriptModule;
 import io.diffusion4j.bindings.TorchScriptRuntime;
 import java.util.List;
 import java.util.Locale;
+import java.util.function.Supplier;
 
 /**
  * A denoiser backed by a TorchScript module whose forward is {@code (sample, timestep)} or
@@ -83,11 +84,17 @@ public final class TorchScriptDenoiser implements Denoiser {
 
     @Override
     public Tensor predict(Tensor sample, Tensor timesteps, Tensor classLabels) {
-        // inference runs the optimized plan even on a thread a Trainer left with optimization off (its switch is
-        // per thread); training modules, other threads and the next call on this one keep their own setting
+        return optimized(() -> run(sample, timesteps, classLabels));
+    }
+
+    /**
+     * Inference runs the optimized plan even on a thread a Trainer left with optimization off (its switch is per
+     * thread); training modules, other threads and the next call on this one keep their own setting.
+     */
+    private static Tensor optimized(Supplier<Tensor> forward) {
         boolean turnedOn = TorchScriptRuntime.optimizedGraphsOn();
         try {
-            return run(sample, timesteps, classLabels);
+            return forward.get();
         } finally {
             TorchScriptRuntime.restoreGraphOptimization(turnedOn);
         }
@@ -124,12 +131,7 @@ public final class TorchScriptDenoiser implements Denoiser {
         if (classLabels == null || guidanceScale == null) {
             throw new IllegalArgumentException(module.source() + " takes class labels and a guidance scale per sample");
         }
-        boolean turnedOn = TorchScriptRuntime.optimizedGraphsOn();
-        try {
-            return module.forward(sample, timesteps, classLabels, guidanceScale);
-        } finally {
-            TorchScriptRuntime.restoreGraphOptimization(turnedOn);
-        }
+        return optimized(() -> module.forward(sample, timesteps, classLabels, guidanceScale));
     }
 
     /**
