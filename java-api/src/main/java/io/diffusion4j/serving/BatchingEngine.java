@@ -1,6 +1,5 @@
 package io.diffusion4j.serving;
 
-import io.diffusion4j.bindings.DType;
 import io.diffusion4j.bindings.InferenceGuard;
 import io.diffusion4j.bindings.NativeScope;
 import io.diffusion4j.bindings.Tensor;
@@ -41,6 +40,7 @@ public final class BatchingEngine implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(BatchingEngine.class);
 
     private final Denoiser denoiser;
+    private final BatchedForward batchedForward;
     private final long[] sampleShape;
     private final EngineConfig config;
     private final Thread thread;
@@ -74,6 +74,7 @@ public final class BatchingEngine implements AutoCloseable {
                     + Arrays.toString(sampleShape));
         }
         this.denoiser = denoiser;
+        this.batchedForward = new BatchedForward(denoiser);
         this.sampleShape = sampleShape.clone();
         this.config = config;
         this.thread = new Thread(this::loop, "diffusion4j-engine-" + name);
@@ -352,7 +353,7 @@ public final class BatchingEngine implements AutoCloseable {
         try (NativeScope scope = new NativeScope()) {
             Map<Row, Tensor> outputs;
             try {
-                outputs = forward(rows);
+                outputs = batchedForward.apply(rows);
             } catch (RuntimeException e) {
                 if (rows.size() == 1) {
                     fail(rows.get(0), e);
@@ -362,7 +363,7 @@ public final class BatchingEngine implements AutoCloseable {
                 outputs = new IdentityHashMap<>();
                 for (Row r : rows) {
                     try {
-                        outputs.putAll(forward(List.of(r)));
+                        outputs.putAll(batchedForward.apply(List.of(r)));
                     } catch (RuntimeException one) {
                         fail(r, one);
                     }
@@ -388,123 +389,6 @@ public final class BatchingEngine implements AutoCloseable {
             }
         }
         updateGauges();
-    }
-
-    /**
-     * One model call for {@code rows}: the guided rows' samples with their labels, then the other rows' samples, then
-     * the guided rows' samples again with the null class; guidance is applied to all guided rows at once (a per-row
-     * scale tensor when their scales differ). Returns each row's prediction, in float32, in the caller's scope.
-     */
-    private Map<Row, Tensor> forward(List<Row> rows) {
-        List<Row> ordered = new ArrayList<>(rows.size());
-        int guidedSamples = 0;
-        boolean oneScale = true;
-        double scale = Double.NaN;
-        for (Row r : rows) {
-            if (r.guided) {
-                ordered.add(r);
-                guidedSamples += r.batch;
-                oneScale &= Double.isNaN(scale) || scale == r.guidance;
-                scale = r.guidance;
-            }
-        }
-        for (Row r : rows) {
-            if (!r.guided) {
-                ordered.add(r);
-            }
-        }
-        int samples = 0;
-        for (Row r : rows) {
-            samples += r.batch;
-        }
-        int n = samples + guidedSamples;
-        List<Tensor> inputs = new ArrayList<>(rows.size() * 2);
-        double[] timesteps = new double[n];
-        long[] labels = denoiser.isConditional() ? new long[n] : null;
-        float[] scales = oneScale ? null : new float[guidedSamples];
-        int at = 0;
-        for (Row r : ordered) {
-            Tensor in = r.modelInput();
-            inputs.add(in);
-            Arrays.fill(timesteps, at, at + r.batch, r.modelTimestep());
-            if (labels != null) {
-                System.arraycopy(r.labels, 0, labels, at, r.batch);
-            }
-            if (r.guided) {
-                int u = samples + at; // the unconditional copy, in the same order after all samples
-                Arrays.fill(timesteps, u, u + r.batch, r.modelTimestep());
-                Arrays.fill(labels, u, u + r.batch, denoiser.nullClassId());
-                if (scales != null) {
-                    Arrays.fill(scales, at, at + r.batch, (float) r.guidance);
-                }
-            }
-            at += r.batch;
-        }
-        for (Row r : ordered) {
-            if (r.guided) {
-                inputs.add(r.modelInput());
-            }
-        }
-        Tensor x = inputs.size() == 1 ? inputs.get(0) : Tensor.cat(inputs, 0);
-        Tensor out = predict(x, timestepTensor(timesteps), labels == null ? null : onDevice(Tensor.fromLongs(labels, n)));
-        Tensor guided = null;
-        if (guidedSamples > 0) {
-            Tensor cond = out.narrow(0, 0, guidedSamples);
-            Tensor uncond = out.narrow(0, samples, guidedSamples);
-            Tensor diff = cond.sub(uncond);
-            if (scales == null) {
-                guided = uncond.add(diff, scale); // as GuidedDenoiser combines them
-            } else {
-                long[] shape = new long[out.dim()];
-                Arrays.fill(shape, 1);
-                shape[0] = guidedSamples;
-                guided = uncond.add(diff.mul(onDevice(Tensor.fromFloats(scales, shape))));
-            }
-        }
-        Map<Row, Tensor> result = new IdentityHashMap<>();
-        at = 0;
-        for (Row r : ordered) {
-            result.put(r, r.guided ? (guidedSamples == r.batch ? guided : guided.narrow(0, at, r.batch))
-                    : out.narrow(0, at, r.batch));
-            at += r.batch;
-        }
-        return result;
-    }
-
-    private Tensor predict(Tensor in, Tensor timesteps, Tensor labels) {
-        DType dtype = denoiser.dtype();
-        if (dtype == DType.FLOAT32) {
-            return denoiser.predict(in, timesteps, labels);
-        }
-        return denoiser.predict(in.to(dtype), timesteps, labels).to(DType.FLOAT32);
-    }
-
-    /** The timesteps in the model's timestep dtype, rounded for integer-timestep models (as the pipeline does). */
-    private Tensor timestepTensor(double[] values) {
-        DType td = denoiser.timestepDType();
-        Tensor t;
-        if (!td.isFloatingPoint()) {
-            long[] rounded = new long[values.length];
-            for (int i = 0; i < values.length; i++) {
-                rounded[i] = (long) Math.rint(values[i]);
-            }
-            t = Tensor.fromLongs(rounded, values.length);
-            t = td == DType.INT64 ? t : t.to(td);
-        } else if (td == DType.FLOAT64) {
-            t = Tensor.fromDoubles(values, values.length);
-        } else {
-            float[] f = new float[values.length];
-            for (int i = 0; i < values.length; i++) {
-                f[i] = (float) values[i];
-            }
-            t = Tensor.fromFloats(f, values.length);
-            t = td == DType.FLOAT32 ? t : t.to(td);
-        }
-        return onDevice(t);
-    }
-
-    private Tensor onDevice(Tensor t) {
-        return denoiser.device().isCuda() ? t.to(denoiser.device()) : t;
     }
 
     private long[] batchShape(int batch) {
