@@ -39,12 +39,12 @@ import org.slf4j.LoggerFactory;
  * generators seeded with a hash of {@code (seed, s)}, and the learning rate is a function of {@code s}; so a run is
  * reproducible from its seed and resumable from its step count alone: N steps straight and N/2 steps, {@link #saveTo},
  * {@link #resume} and N/2 steps give bit-identical weights on the CPU (with the same batches and thread count).
- * For that, a trainer of a CPU module turns TorchScript's graph-executor optimization off on the thread that
- * constructs it (LibTorch's switch is per thread; {@link TorchScriptRuntime#setGraphOptimization}): its optimized plan, built after a method's first calls, computes
- * gradients that differ in the last bit from the plain plan a freshly loaded (resumed) module runs. On the CPU the
- * optimization brings little to training (no fusion by default); construct the trainer before the module's first
- * forward, and drive it from that thread. Inference on the same thread is not slowed: a TorchScript denoiser turns
- * optimization back on around each of its calls.
+ * For that, each step of a TorchScript module on the CPU ({@link #step}, {@link #lossAndGradients}) runs with
+ * TorchScript's graph-executor optimization off on the thread that runs it, and restores that thread's setting after
+ * (LibTorch's switch is per thread; {@link TorchScriptRuntime#setGraphOptimization}): the optimized plan, built after
+ * a method's first calls, computes gradients that differ in the last bit from the plain plan a freshly loaded
+ * (resumed) module runs. On the CPU the optimization brings little to training (no fusion by default). Any thread
+ * may drive the trainer (one at a time), and inference elsewhere, or between steps, keeps its optimized plans.
  *
  * <p><b>Memory.</b> Each step runs in its own {@link NativeScope}; the trainer keeps no tensor handles between steps
  * (the optimizer and the EMA hold their state natively), so native memory stays flat and a caller's scopes do not
@@ -73,6 +73,7 @@ public final class Trainer implements AutoCloseable {
     private final boolean conditional;
     private final int nullClassId;
     private final DType timestepDType;
+    private final boolean plainGraphs;
     final int parameterCount;
     final Optimizer optimizer;
     final Ema ema;
@@ -148,12 +149,7 @@ public final class Trainer implements AutoCloseable {
                     + (conditional ? " has no null class" : " is unconditional"));
         }
         this.timestepDType = model.timestepDType();
-        if (TrainableModel.torchScriptModule(model) != null && !model.device().isCuda()
-                && TorchScriptRuntime.graphOptimization()) {
-            TorchScriptRuntime.setGraphOptimization(false);
-            LOG.info("TorchScript graph-executor optimization turned off on this thread, so that training on the CPU is "
-                    + "bit-reproducible across resume");
-        }
+        this.plainGraphs = PlainGraphs.wanted(model);
         model.train(true);
         try (NativeScope scope = new NativeScope()) {
             List<Tensor> params = model.parameters();
@@ -328,6 +324,16 @@ public final class Trainer implements AutoCloseable {
     public double step(Tensor x0, Tensor classLabels) {
         checkOpen();
         checkBatch(x0, classLabels);
+        boolean turnedOff = PlainGraphs.off(plainGraphs);
+        try {
+            return drawnStep(x0, classLabels);
+        } finally {
+            PlainGraphs.restore(turnedOff);
+        }
+    }
+
+    /** {@link #step} after its checks: the step's random draws, then loss, backward, optimizer and EMA. */
+    private double drawnStep(Tensor x0, Tensor classLabels) {
         int batch = Math.toIntExact(x0.size(0));
         long s = step;
         double lr = config.learningRateAt(s);
@@ -454,6 +460,7 @@ public final class Trainer implements AutoCloseable {
             throw new IllegalArgumentException("noise must have the batch's shape " + Arrays.toString(x0.shape())
                     + ", got " + (noise == null ? "null" : noise.describe()));
         }
+        boolean turnedOff = PlainGraphs.off(plainGraphs);
         try (NativeScope scope = new NativeScope()) {
             Device device = model.device();
             Tensor x = onDevice(x0, device);
@@ -462,6 +469,8 @@ public final class Trainer implements AutoCloseable {
                     : classLabels.dtype() == DType.INT64 && classLabels.device().equals(device) ? classLabels
                     : classLabels.to(device, DType.INT64);
             return lossAndBackward(x, labels, timesteps, n, n);
+        } finally {
+            PlainGraphs.restore(turnedOff);
         }
     }
 
