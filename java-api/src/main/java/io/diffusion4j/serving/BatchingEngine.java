@@ -28,7 +28,8 @@ import org.slf4j.LoggerFactory;
  * keeps its own scheduler, step count, step index, seeds, class labels and guidance scale. Requests are admitted
  * into the running batch at step boundaries, oldest first, while the batch has room ({@link EngineConfig#maxBatch()}
  * samples); rows leave when done, cancelled or past their deadline, and their native memory is freed at once.
- * Guided rows are evaluated as their conditional and unconditional halves in the same forward. A request gives the
+ * Guided rows are evaluated as their conditional and unconditional halves in the same forward (a guidance-distilled
+ * model, {@link Denoiser#takesGuidanceScale()}, takes each row once with its guidance scale). A request gives the
  * same samples as {@link io.diffusion4j.pipeline.DiffusionPipeline} run alone with the same seeds, up to float
  * rounding (LibTorch's CPU kernels round by batch size).
  *
