@@ -84,6 +84,17 @@ CASES = [
     ("digits_lms20", "digits", "LMSDiscreteScheduler", {}, 20),
     ("toy2d_lms10_karras", "toy2d", "LMSDiscreteScheduler", {"use_karras_sigmas": True}, 10),
     ("digits_lms15_linspace", "digits", "LMSDiscreteScheduler", {"timestep_spacing": "linspace"}, 15),
+    # sigma_min / sigma_max / final_sigmas_type on classes without those __init__ arguments: from_config keeps them
+    # in the config as keys of compatible classes, where Heun's and KDPM2's Karras conversion (hasattr(self.config,
+    # "sigma_min")) reads them and LMS's does not; all three end at sigma 0 whatever final_sigmas_type says
+    ("toy2d_heun8_karras_sigma_keys", "toy2d", "HeunDiscreteScheduler",
+     {"use_karras_sigmas": True, "sigma_min": 0.1, "sigma_max": 10.0, "final_sigmas_type": "sigma_min"}, 8),
+    ("toy2d_heun8_final_sigma_min", "toy2d", "HeunDiscreteScheduler",
+     {"sigma_min": 0.1, "sigma_max": 10.0, "final_sigmas_type": "sigma_min"}, 8),
+    ("toy2d_lms8_karras_sigma_keys", "toy2d", "LMSDiscreteScheduler",
+     {"use_karras_sigmas": True, "sigma_min": 0.1, "sigma_max": 10.0, "final_sigmas_type": "sigma_min"}, 8),
+    ("toy2d_kdpm2_8_karras_sigma_keys", "toy2d", "KDPM2DiscreteScheduler",
+     {"use_karras_sigmas": True, "sigma_min": 0.1, "sigma_max": 10.0, "final_sigmas_type": "sigma_min"}, 8),
     # DEIS
     ("toy2d_deis10", "toy2d", "DEISMultistepScheduler", {}, 10),
     ("digits_deis20", "digits", "DEISMultistepScheduler", {}, 20),

@@ -9,13 +9,21 @@ import io.diffusion4j.bindings.Tensor;
  * diffusers' {@code HeunDiscreteScheduler} semantics: an {@code N}-step run makes {@code 2N - 1} model evaluations,
  * listed as its steps. Evaluation {@code 2j} takes an Euler step from {@code s_j} to {@code s_{j+1}}; evaluation
  * {@code 2j + 1} evaluates the model there and replaces the step by the average of the two slopes. The last step, to
- * sigma 0, stays first order. Sigmas, Karras sigmas, input scaling and initial noise as {@link SigmaScheduler}.
+ * sigma 0, stays first order. Sigmas, Karras sigmas (between {@code sigma_min} and {@code sigma_max} when the config
+ * has them, as diffusers' class reads them from its config), input scaling and initial noise as
+ * {@link SigmaScheduler}; the class has no {@code final_sigmas_type} key (ignored, as diffusers does: the run ends at
+ * sigma 0).
  */
 public final class HeunScheduler extends SigmaScheduler {
     public static final String CLASS_NAME = "HeunDiscreteScheduler";
 
     public HeunScheduler(SchedulerConfig config) {
         super(config);
+    }
+
+    @Override
+    boolean readsFinalSigmasType() {
+        return false;
     }
 
     @Override

@@ -11,9 +11,9 @@ import io.diffusion4j.bindings.Tensor;
  * {@code s_{j+1}} taken with the midpoint's slope. diffusers' {@code KDPM2DiscreteScheduler} semantics: an
  * {@code N}-step run makes {@code 2N - 1} model evaluations, listed as its steps (even: at {@code s_j}, odd: at the
  * midpoint, whose fractional timestep is found through log sigma); the last step, to sigma 0, is the first-order
- * one alone. Sigmas, Karras sigmas (timesteps rounded), input scaling and initial noise as {@link SigmaScheduler};
- * the class has no {@code sigma_min}, {@code sigma_max} or {@code final_sigmas_type} keys (ignored, as diffusers
- * does). Refused: {@code prediction_type} sample (diffusers raises NotImplementedError), {@code
+ * one alone. Sigmas, Karras sigmas (timesteps rounded; between {@code sigma_min} and {@code sigma_max} when the
+ * config has them, as diffusers' class reads them from its config), input scaling and initial noise as
+ * {@link SigmaScheduler}; the class has no {@code final_sigmas_type} key (ignored, as diffusers does). Refused: {@code prediction_type} sample (diffusers raises NotImplementedError), {@code
  * rescale_betas_zero_snr} true (not a key of this class). Deterministic; the midpoint evaluations step in place.
  */
 public final class Kdpm2Scheduler extends SigmaScheduler {
@@ -36,7 +36,7 @@ public final class Kdpm2Scheduler extends SigmaScheduler {
     }
 
     @Override
-    boolean hasEulerSigmaKeys() {
+    boolean readsFinalSigmasType() {
         return false;
     }
 

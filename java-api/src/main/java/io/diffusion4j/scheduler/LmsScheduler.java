@@ -7,7 +7,9 @@ import io.diffusion4j.bindings.Tensor;
  * The linear multistep method on the probability-flow ODE in the sigma parameterisation (Karras et al. 2022; the
  * "LMS" sampler of k-diffusion), with diffusers' {@code LMSDiscreteScheduler} semantics: order 4 (lower during the
  * warm-up), each coefficient the integral over the step of a Lagrange basis polynomial through the last sigmas, and
- * the sigmas, Karras sigmas, input scaling and initial noise of {@link SigmaScheduler}. diffusers integrates with
+ * the sigmas, Karras sigmas, input scaling and initial noise of {@link SigmaScheduler}; as in diffusers, Karras sigmas
+ * span the spaced train sigmas whatever {@code sigma_min} and {@code sigma_max} say, and the run ends at sigma 0
+ * whatever {@code final_sigmas_type} says (the class has none of these keys). diffusers integrates with
  * scipy's adaptive quadrature; the integrands are polynomials of degree at most 3, which 4-point Gauss-Legendre
  * integrates exactly, once per plan in Java doubles. Deterministic; one model evaluation per step; steps in place.
  */
@@ -23,6 +25,16 @@ public final class LmsScheduler extends SigmaScheduler {
 
     public LmsScheduler(SchedulerConfig config) {
         super(config);
+    }
+
+    @Override
+    boolean readsFinalSigmasType() {
+        return false;
+    }
+
+    @Override
+    boolean karrasReadsSigmaRange() {
+        return false;
     }
 
     @Override

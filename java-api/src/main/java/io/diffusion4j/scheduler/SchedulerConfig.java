@@ -31,7 +31,7 @@ public final class SchedulerConfig {
             "clip_sample_range", "thresholding", "dynamic_thresholding_ratio", "sample_max_value",
             "timestep_spacing", "steps_offset", "set_alpha_to_one", "rescale_betas_zero_snr");
 
-    private static final Set<String> KNOWN_KEY_SET = Set.copyOf(KNOWN_KEYS);
+    static final Set<String> KNOWN_KEY_SET = Set.copyOf(KNOWN_KEYS);
 
     private final String className;
     private final String diffusersVersion;
@@ -368,177 +368,13 @@ public final class SchedulerConfig {
                 + ", extra=" + extra + "}";
     }
 
-    /** See {@link ExtraValues#normalize}. */
-    static Object normalizeExtra(String key, Object v) {
-        return ExtraValues.normalize(key, v);
-    }
-
-    /** A mutable builder; starts from diffusers' defaults. */
-    public static final class Builder {
-        private String className;
-        private String diffusersVersion;
-        private int numTrainTimesteps = 1000;
-        private double betaStart = 0.0001;
-        private double betaEnd = 0.02;
-        private BetaSchedule betaSchedule = BetaSchedule.LINEAR;
-        private double[] trainedBetas;
-        private PredictionType predictionType = PredictionType.EPSILON;
-        private VarianceType varianceType = VarianceType.FIXED_SMALL;
-        private boolean clipSample = true;
-        private double clipSampleRange = 1.0;
-        private boolean thresholding = false;
-        private double dynamicThresholdingRatio = 0.995;
-        private double sampleMaxValue = 1.0;
-        private TimestepSpacing timestepSpacing = TimestepSpacing.LEADING;
-        private int stepsOffset = 0;
-        private boolean setAlphaToOne = true;
-        private boolean rescaleBetasZeroSnr = false;
-        private final Map<String, Object> extra = new LinkedHashMap<>();
-
+    /** A mutable builder; starts from diffusers' defaults (the setters: {@link AbstractSchedulerConfigBuilder}). */
+    public static final class Builder extends AbstractSchedulerConfigBuilder {
         private Builder() {
         }
 
         private Builder(SchedulerConfig c) {
-            className = c.className;
-            diffusersVersion = c.diffusersVersion;
-            numTrainTimesteps = c.numTrainTimesteps;
-            betaStart = c.betaStart;
-            betaEnd = c.betaEnd;
-            betaSchedule = c.betaSchedule;
-            trainedBetas = c.trainedBetas;
-            predictionType = c.predictionType;
-            varianceType = c.varianceType;
-            clipSample = c.clipSample;
-            clipSampleRange = c.clipSampleRange;
-            thresholding = c.thresholding;
-            dynamicThresholdingRatio = c.dynamicThresholdingRatio;
-            sampleMaxValue = c.sampleMaxValue;
-            timestepSpacing = c.timestepSpacing;
-            stepsOffset = c.stepsOffset;
-            setAlphaToOne = c.setAlphaToOne;
-            rescaleBetasZeroSnr = c.rescaleBetasZeroSnr;
-            extra.putAll(c.extra);
-        }
-
-        /** {@code _class_name}; null for none. */
-        public Builder className(String value) {
-            className = value;
-            return this;
-        }
-
-        /** {@code _diffusers_version}; null for none. */
-        public Builder diffusersVersion(String value) {
-            diffusersVersion = value;
-            return this;
-        }
-
-        public Builder numTrainTimesteps(int value) {
-            numTrainTimesteps = value;
-            return this;
-        }
-
-        public Builder betaStart(double value) {
-            betaStart = value;
-            return this;
-        }
-
-        public Builder betaEnd(double value) {
-            betaEnd = value;
-            return this;
-        }
-
-        public Builder betaSchedule(BetaSchedule value) {
-            betaSchedule = Objects.requireNonNull(value, "beta_schedule");
-            return this;
-        }
-
-        /** {@code trained_betas} (copied); null to use the beta schedule. */
-        public Builder trainedBetas(double[] value) {
-            trainedBetas = value == null ? null : value.clone();
-            return this;
-        }
-
-        public Builder predictionType(PredictionType value) {
-            predictionType = Objects.requireNonNull(value, "prediction_type");
-            return this;
-        }
-
-        public Builder varianceType(VarianceType value) {
-            varianceType = Objects.requireNonNull(value, "variance_type");
-            return this;
-        }
-
-        public Builder clipSample(boolean value) {
-            clipSample = value;
-            return this;
-        }
-
-        public Builder clipSampleRange(double value) {
-            clipSampleRange = value;
-            return this;
-        }
-
-        public Builder thresholding(boolean value) {
-            thresholding = value;
-            return this;
-        }
-
-        public Builder dynamicThresholdingRatio(double value) {
-            dynamicThresholdingRatio = value;
-            return this;
-        }
-
-        public Builder sampleMaxValue(double value) {
-            sampleMaxValue = value;
-            return this;
-        }
-
-        public Builder timestepSpacing(TimestepSpacing value) {
-            timestepSpacing = Objects.requireNonNull(value, "timestep_spacing");
-            return this;
-        }
-
-        public Builder stepsOffset(int value) {
-            stepsOffset = value;
-            return this;
-        }
-
-        public Builder setAlphaToOne(boolean value) {
-            setAlphaToOne = value;
-            return this;
-        }
-
-        public Builder rescaleBetasZeroSnr(boolean value) {
-            rescaleBetasZeroSnr = value;
-            return this;
-        }
-
-        /** Replaces all extra keys. */
-        public Builder extra(Map<String, ?> values) {
-            Objects.requireNonNull(values, "values");
-            extra.clear();
-            values.forEach(this::putExtra);
-            return this;
-        }
-
-        /**
-         * Sets one extra key (a JSON-shaped value: null, String, Boolean, number, List or Map).
-         *
-         * @throws IllegalArgumentException if the key has a typed setter, or the value is not JSON-shaped
-         */
-        public Builder putExtra(String key, Object value) {
-            Objects.requireNonNull(key, "key");
-            if (KNOWN_KEY_SET.contains(key)) {
-                throw new IllegalArgumentException(key + " is a typed field of SchedulerConfig; use its builder setter");
-            }
-            extra.put(key, normalizeExtra(key, value));
-            return this;
-        }
-
-        /** Removes one extra key, if present. */
-        public Builder removeExtra(String key) {
-            extra.remove(key);
-            return this;
+            super(c);
         }
 
         /**

@@ -11,9 +11,11 @@ import java.util.List;
  * {@code HeunDiscreteScheduler}) share: the sample lives in sigma space ({@code x = x0 + sigma * eps}), the model
  * sees {@code x / sqrt(sigma^2 + 1)}, the sigmas are the train sigmas interpolated linearly at the spaced timesteps
  * (fractional for linspace spacing) or, with {@code use_karras_sigmas}, Karras et al.'s schedule between the first
- * and last of those with the timesteps mapped back through log sigma; the last sigma is 0 ({@code final_sigmas_type:
- * zero}) or the smallest train sigma ({@code sigma_min}); the initial noise is scaled by {@code sqrt(sigma_max^2 + 1)}
- * for leading spacing and by {@code sigma_max} otherwise.
+ * and last of those (or {@code sigma_min} and {@code sigma_max} when the config has them and the class reads them,
+ * {@link #karrasReadsSigmaRange()}) with the timesteps mapped back through log sigma; the last sigma is 0
+ * ({@code final_sigmas_type: zero}, and always for a class without that key, {@link #readsFinalSigmasType()}) or the
+ * smallest train sigma ({@code sigma_min}); the initial noise is scaled by {@code sqrt(sigma_max^2 + 1)} for leading
+ * spacing and by {@code sigma_max} otherwise.
  */
 abstract sealed class SigmaScheduler implements Scheduler
         permits EulerScheduler, EulerAncestralScheduler, HeunScheduler, LmsScheduler, Kdpm2Scheduler {
@@ -27,7 +29,7 @@ abstract sealed class SigmaScheduler implements Scheduler
         this.config = config;
         this.sigmas = new Sigmas(config);
         this.karras = config.extraBoolean("use_karras_sigmas", false);
-        String finalType = hasEulerSigmaKeys() ? config.extraString("final_sigmas_type", "zero") : "zero";
+        String finalType = readsFinalSigmasType() ? config.extraString("final_sigmas_type", "zero") : "zero";
         if (!finalType.equals("zero") && !finalType.equals("sigma_min")) {
             throw new IllegalArgumentException("final_sigmas_type must be zero or sigma_min, got '" + finalType + "'");
         }
@@ -51,10 +53,21 @@ abstract sealed class SigmaScheduler implements Scheduler
     }
 
     /**
-     * Whether the diffusers class reads {@code sigma_min}, {@code sigma_max} and {@code final_sigmas_type}; a class
-     * without them (KDPM2) ignores those keys, as diffusers does, and ends at sigma 0. Called from the constructor.
+     * Whether the diffusers class reads {@code final_sigmas_type} (an {@code __init__} argument of Euler's only); the
+     * others end at sigma 0 whatever the key says, as diffusers' do. Called from the constructor.
      */
-    boolean hasEulerSigmaKeys() {
+    boolean readsFinalSigmasType() {
+        return true;
+    }
+
+    /**
+     * Whether Karras sigmas span the config's {@code sigma_min} and {@code sigma_max} when it has them. diffusers'
+     * Euler, Heun and KDPM2 read them from their config ({@code hasattr(self.config, "sigma_min")}), which
+     * {@code from_config} fills for Heun and KDPM2 too (keys of compatible classes are kept in the config); LMS spans
+     * the first and last spaced train sigmas whatever the keys say (test-models/make_scheduler_refs.py, the
+     * {@code *_sigma_keys} cases).
+     */
+    boolean karrasReadsSigmaRange() {
         return true;
     }
 
@@ -105,8 +118,8 @@ abstract sealed class SigmaScheduler implements Scheduler
             s[i] = sigmas.interpolate(ts[i]);
         }
         if (karras) {
-            double min = hasEulerSigmaKeys() ? config.extraDouble("sigma_min", s[n - 1]) : s[n - 1];
-            double max = hasEulerSigmaKeys() ? config.extraDouble("sigma_max", s[0]) : s[0];
+            double min = karrasReadsSigmaRange() ? config.extraDouble("sigma_min", s[n - 1]) : s[n - 1];
+            double max = karrasReadsSigmaRange() ? config.extraDouble("sigma_max", s[0]) : s[0];
             double[] k = Sigmas.karras(min, max, n);
             for (int i = 0; i < n; i++) {
                 s[i] = k[i];

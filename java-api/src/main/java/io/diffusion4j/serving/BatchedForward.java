@@ -11,8 +11,10 @@ import java.util.Map;
 
 /**
  * The engine's one model call per step: the inputs, timesteps and labels of every active row in one batch (guided
- * rows twice, conditional and unconditional), the forward, and classifier-free guidance for the guided rows. Knows
- * no queue, scheduler or threads; runs in the caller's native scope.
+ * rows twice, conditional and unconditional), the forward, and classifier-free guidance for the guided rows. A
+ * guidance-distilled model ({@link Denoiser#takesGuidanceScale()}) runs every row once with its guidance scale as an
+ * input instead (as {@link io.diffusion4j.model.GuidedDenoiser} samples it). Knows no queue, scheduler or threads;
+ * runs in the caller's native scope.
  */
 final class BatchedForward {
     private final Denoiser denoiser;
@@ -27,6 +29,9 @@ final class BatchedForward {
      * scale tensor when their scales differ). Returns each row's prediction, in float32, in the caller's scope.
      */
     Map<Row, Tensor> apply(List<Row> rows) {
+        if (denoiser.takesGuidanceScale()) {
+            return applyWithScales(rows);
+        }
         List<Row> ordered = new ArrayList<>(rows.size());
         int guidedSamples = 0;
         boolean oneScale = true;
@@ -102,12 +107,51 @@ final class BatchedForward {
         return result;
     }
 
-    private Tensor predict(Tensor in, Tensor timesteps, Tensor labels) {
-        DType dtype = denoiser.dtype();
-        if (dtype == DType.FLOAT32) {
-            return denoiser.predict(in, timesteps, labels);
+    /**
+     * One model call for {@code rows} of a guidance-distilled model: each row's samples once, with a [B] float32
+     * guidance scale per sample: the row's scale for a guided row, 1 for the others (the conditional prediction, what
+     * the model's three-argument predict gives). Returns each row's prediction, in float32, in the caller's scope.
+     */
+    private Map<Row, Tensor> applyWithScales(List<Row> rows) {
+        int n = 0;
+        for (Row r : rows) {
+            n += r.batch;
         }
-        return denoiser.predict(in.to(dtype), timesteps, labels).to(DType.FLOAT32);
+        List<Tensor> inputs = new ArrayList<>(rows.size());
+        double[] timesteps = new double[n];
+        long[] labels = new long[n];
+        float[] scales = new float[n];
+        int at = 0;
+        for (Row r : rows) {
+            inputs.add(r.modelInput());
+            Arrays.fill(timesteps, at, at + r.batch, r.modelTimestep());
+            System.arraycopy(r.labels, 0, labels, at, r.batch);
+            Arrays.fill(scales, at, at + r.batch, r.guided ? (float) r.guidance : 1f);
+            at += r.batch;
+        }
+        Tensor x = inputs.size() == 1 ? inputs.get(0) : Tensor.cat(inputs, 0);
+        Tensor out = predict(x, timestepTensor(timesteps), onDevice(Tensor.fromLongs(labels, n)),
+                onDevice(Tensor.fromFloats(scales, n)));
+        Map<Row, Tensor> result = new IdentityHashMap<>();
+        at = 0;
+        for (Row r : rows) {
+            result.put(r, rows.size() == 1 ? out : out.narrow(0, at, r.batch));
+            at += r.batch;
+        }
+        return result;
+    }
+
+    private Tensor predict(Tensor in, Tensor timesteps, Tensor labels) {
+        return predict(in, timesteps, labels, null);
+    }
+
+    /** The forward in the model's dtype, the 4-argument one when {@code scales} are given; float32 out. */
+    private Tensor predict(Tensor in, Tensor timesteps, Tensor labels, Tensor scales) {
+        DType dtype = denoiser.dtype();
+        Tensor x = dtype == DType.FLOAT32 ? in : in.to(dtype);
+        Tensor out = scales == null ? denoiser.predict(x, timesteps, labels)
+                : denoiser.predict(x, timesteps, labels, scales);
+        return dtype == DType.FLOAT32 ? out : out.to(DType.FLOAT32);
     }
 
     /** The timesteps in the model's timestep dtype, rounded for integer-timestep models (as the pipeline does). */

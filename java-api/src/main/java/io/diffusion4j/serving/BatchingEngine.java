@@ -6,7 +6,6 @@ import io.diffusion4j.bindings.Tensor;
 import io.diffusion4j.bindings.Torch;
 import io.diffusion4j.model.Denoiser;
 import io.diffusion4j.pipeline.GenerationRequest;
-import io.diffusion4j.scheduler.AdaptiveScheduler;
 import io.diffusion4j.scheduler.Scheduler;
 import java.time.Duration;
 import java.util.ArrayDeque;
@@ -28,7 +27,8 @@ import org.slf4j.LoggerFactory;
  * keeps its own scheduler, step count, step index, seeds, class labels and guidance scale. Requests are admitted
  * into the running batch at step boundaries, oldest first, while the batch has room ({@link EngineConfig#maxBatch()}
  * samples); rows leave when done, cancelled or past their deadline, and their native memory is freed at once.
- * Guided rows are evaluated as their conditional and unconditional halves in the same forward. A request gives the
+ * Guided rows are evaluated as their conditional and unconditional halves in the same forward (a guidance-distilled
+ * model, {@link Denoiser#takesGuidanceScale()}, takes each row once with its guidance scale). A request gives the
  * same samples as {@link io.diffusion4j.pipeline.DiffusionPipeline} run alone with the same seeds, up to float
  * rounding (LibTorch's CPU kernels round by batch size).
  *
@@ -41,6 +41,7 @@ public final class BatchingEngine implements AutoCloseable {
 
     private final Denoiser denoiser;
     private final BatchedForward batchedForward;
+    private final EngineRequests requests;
     private final long[] sampleShape;
     private final EngineConfig config;
     private final Thread thread;
@@ -75,6 +76,7 @@ public final class BatchingEngine implements AutoCloseable {
         }
         this.denoiser = denoiser;
         this.batchedForward = new BatchedForward(denoiser);
+        this.requests = new EngineRequests(denoiser, config);
         this.sampleShape = sampleShape.clone();
         this.config = config;
         this.thread = new Thread(this::loop, "diffusion4j-engine-" + name);
@@ -100,7 +102,7 @@ public final class BatchingEngine implements AutoCloseable {
      * @throws IllegalStateException     after {@link #shutdown()}
      */
     public Submission submit(GenerationRequest request, Scheduler scheduler, Duration timeout) {
-        validate(request, scheduler);
+        requests.validate(request, scheduler);
         long now = System.nanoTime();
         long deadline = timeout == null ? Long.MAX_VALUE : now + Math.max(0, timeout.toNanos());
         lock.lock();
@@ -168,69 +170,6 @@ public final class BatchingEngine implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-    }
-
-    private void validate(GenerationRequest r, Scheduler scheduler) {
-        if (scheduler == null) {
-            throw new IllegalArgumentException("a scheduler is required");
-        }
-        if (scheduler instanceof AdaptiveScheduler) {
-            throw new IllegalArgumentException("the adaptive solver picks its own steps and cannot share a batch; "
-                    + "choose a fixed-step scheduler (ddim, euler, dpmsolver++, ...)");
-        }
-        if (r.image() != null || r.initNoise() != null || r.noiseSource() != null) {
-            throw new IllegalArgumentException("the batching engine generates from seeds only (no input image, "
-                    + "initial noise or noise source); use DiffusionPipeline for those");
-        }
-        if (r.batchSize() > config.maxBatch()) {
-            throw new IllegalArgumentException("batch " + r.batchSize() + " is larger than the engine's max batch "
-                    + config.maxBatch());
-        }
-        int trainSteps = scheduler.config().numTrainTimesteps();
-        if (r.steps() > trainSteps) {
-            throw new IllegalArgumentException("steps must be between 1 and " + trainSteps + " (the model's "
-                    + "num_train_timesteps), got " + r.steps());
-        }
-        labels(r); // throws for classes the model cannot take
-    }
-
-    /** The class id per sample for the model, or null for an unconditional model. */
-    private long[] labels(GenerationRequest r) {
-        int[] given = r.classLabels();
-        if (r.guided()) {
-            if (!denoiser.isConditional()) {
-                throw new IllegalArgumentException("guidance scale " + r.guidanceScale() + " needs a "
-                        + "class-conditional model; this model is unconditional (use guidance <= 1)");
-            }
-            if (given == null) {
-                throw new IllegalArgumentException("guidance needs class labels (choose a class)");
-            }
-            if (denoiser.nullClassId() < 0) {
-                throw new IllegalArgumentException("guidance needs a null class id (diffusion4j.json null_class_id)");
-            }
-        }
-        if (!denoiser.isConditional()) {
-            if (given != null) {
-                throw new IllegalArgumentException("this model is unconditional: it takes no class labels");
-            }
-            return null;
-        }
-        if (given == null && denoiser.nullClassId() < 0) {
-            throw new IllegalArgumentException("this model is class-conditional and has no null class "
-                    + "(diffusion4j.json null_class_id): choose a class");
-        }
-        long[] ids = new long[r.batchSize()];
-        for (int i = 0; i < ids.length; i++) {
-            int c = given != null ? given[i] : denoiser.nullClassId();
-            boolean known = denoiser.numClasses() > 0;
-            if (c < 0 || known && c >= denoiser.numClasses() && c != denoiser.nullClassId()) {
-                throw new IllegalArgumentException("class " + c + " is out of range: this model has classes 0.."
-                        + (denoiser.numClasses() - 1)
-                        + (denoiser.nullClassId() >= 0 ? " (and " + denoiser.nullClassId() + " = unconditional)" : ""));
-            }
-            ids[i] = c;
-        }
-        return ids;
     }
 
     // ---- the engine thread --------------------------------------------------------------------------------------
@@ -331,7 +270,7 @@ public final class BatchingEngine implements AutoCloseable {
         }
         for (Submission s : admitted) {
             try {
-                active.add(new Row(s, labels(s.request()), batchShape(s.request().batchSize()), denoiser.device()));
+                active.add(new Row(s, requests.labels(s.request()), batchShape(s.request().batchSize()), denoiser.device()));
             } catch (RuntimeException e) {
                 failed.incrementAndGet();
                 s.fail(e);

@@ -23,11 +23,11 @@ final class TrainerCheckpoints {
     /** Writes {@code t}'s checkpoint files into {@code dir} (a temporary folder of {@link Checkpoints}). */
     static void writeInto(Trainer t, Path dir) throws IOException {
         t.model.saveWeights(dir);
-        if (t.ema != null) {
-            t.ema.save(dir.resolve(Trainer.EMA_FILE));
+        if (t.steps.ema != null) {
+            t.steps.ema.save(dir.resolve(Trainer.EMA_FILE));
         }
-        Files.write(dir.resolve(Trainer.OPTIMIZER_FILE), t.optimizer.saveState());
-        Files.writeString(dir.resolve(Trainer.CONFIG_FILE), t.config.toJson());
+        Files.write(dir.resolve(Trainer.OPTIMIZER_FILE), t.steps.optimizer.saveState());
+        Files.writeString(dir.resolve(Trainer.CONFIG_FILE), t.config().toJson());
         if (t.runRecord != null) {
             Files.writeString(dir.resolve(RunRecord.FILE_NAME), t.runRecord.toJson());
         }
@@ -40,9 +40,9 @@ final class TrainerCheckpoints {
         ObjectNode state = SpecJson.JSON.createObjectNode();
         state.put("format_version", 1);
         state.put("step", t.step);
-        state.put("optimizer", t.config.optimizer().name().toLowerCase(Locale.ROOT));
-        state.put("parameter_tensors", t.parameterCount);
-        state.put("ema", t.ema != null);
+        state.put("optimizer", t.config().optimizer().name().toLowerCase(Locale.ROOT));
+        state.put("parameter_tensors", t.steps.parameterCount);
+        state.put("ema", t.steps.ema != null);
         state.put("libtorch", Torch.libtorchVersion());
         Files.writeString(dir.resolve(Checkpoints.STATE_FILE), SpecJson.toString(state));
     }
@@ -143,18 +143,18 @@ final class TrainerCheckpoints {
         }
         try {
             JsonNode count = state.get("parameter_tensors");
-            if (count != null && count.asInt() != t.parameterCount) {
+            if (count != null && count.asInt() != t.steps.parameterCount) {
                 throw new CheckpointException(dir + ": the optimizer state is for " + count.asInt()
-                        + " parameter tensors, the model has " + t.parameterCount);
+                        + " parameter tensors, the model has " + t.steps.parameterCount);
             }
             try {
-                t.optimizer.loadState(Files.readAllBytes(dir.resolve(Trainer.OPTIMIZER_FILE)));
+                t.steps.optimizer.loadState(Files.readAllBytes(dir.resolve(Trainer.OPTIMIZER_FILE)));
             } catch (IllegalArgumentException e) {
                 throw new CheckpointException(dir.resolve(Trainer.OPTIMIZER_FILE) + ": " + e.getMessage(), e);
             }
-            if (t.ema != null) {
+            if (t.steps.ema != null) {
                 try {
-                    t.ema.load(dir.resolve(Trainer.EMA_FILE));
+                    t.steps.ema.load(dir.resolve(Trainer.EMA_FILE));
                 } catch (RuntimeException e) {
                     throw new CheckpointException(dir.resolve(Trainer.EMA_FILE) + ": " + oneLine(e.getMessage()), e);
                 }

@@ -32,7 +32,8 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * UniPC, PNDM, LMS, DEIS, KDPM2, single-step DPM-Solver and the DPM-Solver++ options (thresholding, Lu lambdas, Heun
- * form, lambda_min_clipped) against runs of diffusers' own scheduler classes over the built-in models and over a model
+ * form, lambda_min_clipped), and the sigma_min / sigma_max / final_sigmas_type keys that Heun, LMS and KDPM2 read or
+ * ignore, against runs of diffusers' own scheduler classes over the built-in models and over a model
  * folder without diffusion4j.json (model.pt + scheduler_config.json, a float-timestep model that gets the scheduler's
  * timesteps unchanged) (test-models/make_scheduler_refs.py, reference/schedulers.json): same config, initial noise
  * (or, for the SDE variants, the same per-sample seeds) and step count; the final samples agree to 1e-4 relative to

@@ -130,9 +130,12 @@ class CompatibilityTest {
                 c.toBuilder().putExtra("use_beta_sigmas", true).build()));
         assertTrue(e.getMessage().equals("use_beta_sigmas is not supported; use use_karras_sigmas or the default"),
                 e.getMessage());
-        e = assertThrows(IllegalArgumentException.class, () -> new HeunScheduler(
+        e = assertThrows(IllegalArgumentException.class, () -> new EulerScheduler(
                 c.toBuilder().putExtra("final_sigmas_type", "one").build()));
         assertTrue(e.getMessage().equals("final_sigmas_type must be zero or sigma_min, got 'one'"), e.getMessage());
+        // not a key of Heun's (nor LMS's, KDPM2's): ignored, as diffusers does; those runs end at sigma 0
+        new HeunScheduler(c.toBuilder().putExtra("final_sigmas_type", "one").build()).plan(5).close();
+        new LmsScheduler(c.toBuilder().putExtra("final_sigmas_type", "one").build()).plan(5).close();
     }
 
     private static void refused(String message, org.junit.jupiter.api.function.Executable e) {

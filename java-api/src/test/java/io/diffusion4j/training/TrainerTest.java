@@ -57,7 +57,7 @@ class TrainerTest {
     @AfterAll
     static void free() {
         data.close();
-        TorchScriptRuntime.setGraphOptimization(true);   // the trainer turned it off process-wide; restore the default
+        TorchScriptRuntime.setGraphOptimization(true);   // tests that turn it off restore it; the default for the others
         Torch.setThreads(2);
     }
 
@@ -111,11 +111,61 @@ class TrainerTest {
     // ---- tests ---------------------------------------------------------------------------------------------
 
     @Test
-    void theTrainerTurnsGraphOptimizationOffForBitReproducibility() throws IOException {
+    void theTrainerLeavesTheCallersGraphOptimizationSwitchAsItFoundIt() throws IOException {
         TorchScriptRuntime.setGraphOptimization(true);
         try (Trainer t = trainer(TrainingConfig.defaults())) {
-            assertFalse(TorchScriptRuntime.graphOptimization());
+            assertTrue(TorchScriptRuntime.graphOptimization(), "constructing a trainer changes no thread's switch");
+            train(t, 0, 2);
+            assertTrue(TorchScriptRuntime.graphOptimization(), "a step restores the caller's setting (on)");
+            TorchScriptRuntime.setGraphOptimization(false);
+            train(t, 2, 3);
+            assertFalse(TorchScriptRuntime.graphOptimization(), "a step restores the caller's setting (off)");
             t.module().close();
+        } finally {
+            TorchScriptRuntime.setGraphOptimization(true);
+        }
+    }
+
+    /**
+     * LibTorch's graph-optimization switch is per thread: a trainer built on this thread and stepped from others
+     * (each a fresh thread with optimization on) must still run the plain plan in every step, or a resumed run (whose
+     * freshly loaded module runs its first calls unoptimized) no longer matches a straight one bit for bit.
+     */
+    @Test
+    void resumeIsBitIdenticalWhenStepsRunOnOtherThreads() throws Exception {
+        TorchScriptRuntime.setGraphOptimization(true);
+        int n = 12;
+        float[] straight;
+        try (Trainer t = trainer(everything(5))) {
+            onAnotherThread(() -> train(t, 0, n));
+            straight = weights(t.module());
+            t.module().close();
+        }
+        Path root = tmp.resolve("threads");
+        try (Trainer t = trainer(everything(5))) {
+            onAnotherThread(() -> train(t, 0, n / 2));
+            t.saveTo(root);
+            t.module().close();
+        }
+        try (Trainer t = Trainer.resume(root, Device.CPU)) {
+            onAnotherThread(() -> train(t, n / 2, n));
+            assertArrayEquals(straight, weights(t.module()), 0f, "weights after N/2 + resume + N/2, stepped on "
+                    + "threads other than the trainers' own");
+        }
+        assertTrue(TorchScriptRuntime.graphOptimization(), "this thread's switch was never touched");
+    }
+
+    /** Runs {@code steps} on a new thread (LibTorch's thread-local settings at their defaults there). */
+    private static void onAnotherThread(Runnable steps) throws Exception {
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newSingleThreadExecutor();
+        try {
+            pool.submit(() -> {
+                assertTrue(TorchScriptRuntime.graphOptimization(), "a new thread starts with optimization on");
+                steps.run();
+                assertTrue(TorchScriptRuntime.graphOptimization(), "the steps left the thread's switch on");
+            }).get();
+        } finally {
+            pool.shutdown();
         }
     }
 
