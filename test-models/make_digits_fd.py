@@ -8,8 +8,8 @@ Frechet distances that the Java metric is checked against.
    into make_models.DigitsClassifier, which now exports `features(x) -> [B, 128]`: fc 128 + ReLU, before dropout
    and fc 10). Nothing is retrained: the script checks that the logits of all 1,797 digits are bitwise equal before
    and after, so accuracy cannot change. Running it twice is harmless.
-2. reference/digits_fd/ holds three sample sets (real digits, perturbed, seeded), their features as this torch
-   computes them, and reference/digits_fd.json the Frechet distances computed the standard way (pytorch-fid's
+2. reference/digits_fd/ holds four sample sets (real digits, perturbed, seeded), their features as this torch
+   computes them (of the samples clamped to [-1, 1]: the digits FD judges samples as the images they become), and reference/digits_fd.json the Frechet distances computed the standard way (pytorch-fid's
    recipe, written here from its definition, not copied): numpy mean and np.cov (n - 1), scipy.linalg.sqrtm of
    S1 S2, real part, |mu1 - mu2|^2 + Tr(S1) + Tr(S2) - 2 Tr(sqrtm(S1 S2)), float64.
 
@@ -35,6 +35,8 @@ OUT = os.path.join(RES, "reference", "digits_fd")
 def reexport_classifier(x):
     old = torch.jit.load(os.path.join(CLF, "model.pt"))
     old.eval()
+    if hasattr(old, "features"):
+        return old  # already re-exported: keep the committed file byte for byte
     with torch.no_grad():
         before = old(x)
     clf = mm.DigitsClassifier()
@@ -111,9 +113,14 @@ def main():
     shifted = F.pad(x[1:901:3], (1, 0, 0, 0), value=-1.0)[:, :, :, :8].contiguous()
     # few: 100 digits with noise std 0.1 (fewer samples than feature dimensions: singular covariance)
     few = (x[5:1005:10] + 0.1 * torch.randn(x[5:1005:10].shape, generator=g)).clamp(-1, 1)
-    sets = {"noisy": noisy, "shifted": shifted, "few": few}
+    # overshoot: 200 real digits scaled by 1.6 plus noise of std 0.2, NOT clamped (as a few-step sampler overshoots);
+    # the digits FD judges samples as images, so its features are those of the samples clamped to [-1, 1]
+    g2 = torch.Generator().manual_seed(16)
+    base = x[2:1797:9][:200]
+    overshoot = base * 1.6 + 0.2 * torch.randn(base.shape, generator=g2)
+    sets = {"noisy": noisy, "shifted": shifted, "few": few, "overshoot": overshoot}
     with torch.no_grad():
-        feats = {k: clf.features(v) for k, v in sets.items()}
+        feats = {k: clf.features(v.clamp(-1, 1)) for k, v in sets.items()}
         real = clf.features(x)
     os.makedirs(OUT, exist_ok=True)
     for k, v in sets.items():
@@ -121,7 +128,7 @@ def main():
         mm.save_tensor(feats[k], os.path.join(OUT, k + "_features.pt"))
     cases = []
     for a, b in [("noisy", "real"), ("shifted", "real"), ("few", "real"), ("shifted", "noisy"),
-                 ("few", "noisy"), ("real", "real")]:
+                 ("few", "noisy"), ("real", "real"), ("overshoot", "real")]:
         fa = real if a == "real" else feats[a]
         fb = real if b == "real" else feats[b]
         fd = frechet_distance(fa, fb)
@@ -134,7 +141,10 @@ def main():
            "real": "reference/training/digits_data.pt (all 1797 sklearn digits, x/16*2-1)",
            "sets": {"noisy": "x[0:1797:9][:200] + 0.3 * randn (Generator seed 15, first draw), clamped to [-1, 1]",
                     "shifted": "x[1:901:3] moved one pixel right, background -1",
-                    "few": "x[5:1005:10] + 0.1 * randn (same generator, second draw), clamped to [-1, 1]"},
+                    "few": "x[5:1005:10] + 0.1 * randn (same generator, second draw), clamped to [-1, 1]",
+                    "overshoot": "x[2:1797:9][:200] * 1.6 + 0.2 * randn (Generator seed 16), NOT clamped: "
+                                 "its features are those of the samples clamped to [-1, 1], as the digits FD "
+                                 "judges samples as images"},
            "files": {k: {"samples": "digits_fd/%s_samples.pt" % k, "features": "digits_fd/%s_features.pt" % k}
                      for k in sets},
            "method": "numpy mean, np.cov(rowvar=False) (n-1), scipy.linalg.sqrtm(S1 @ S2) real part, "

@@ -15,8 +15,13 @@ import java.util.Arrays;
  * Quality of generated 8x8 digits as the built-in {@code digits-classifier} sees them: the classifier's accuracy on
  * the requested labels, and the "digits FD", the {@link FrechetDistance} between the samples' and all 1,797 real
  * sklearn digits' penultimate features (the 128 activations after fc 128 + ReLU, the classifier's exported
- * {@code features} method). Samples are judged as generated, in the models' value range [-1, 1] (the real digits are
- * scaled x/16*2-1, as the models' training data); nothing is clamped.
+ * {@code features} method).
+ *
+ * <p>Samples are judged as the images they become: clamped to the models' value range [-1, 1] (as writing a PNG
+ * does, and as FID judges images, not raw network outputs), the range of the real digits (x/16*2-1, the models'
+ * training data). Clamping matters for few-step samplers that overshoot: guided DDIM-2 puts about half its pixels
+ * outside [-1, 1] (mostly background below -1, invisible in the image), and unclamped its FD was 1441 against 156
+ * clamped on 200 digits.
  *
  * <p>Needs the diffusion4j-test-models jar (the classifier and the real digits) on the classpath. The real digits'
  * statistics are computed once, on {@link #load}. Calls may come from several threads.
@@ -69,7 +74,8 @@ public final class DigitsQuality implements AutoCloseable {
     }
 
     /**
-     * The penultimate features {@code [N, 128]} float32 of {@code samples} {@code [N, 1, 8, 8]} (on any device).
+     * The penultimate features {@code [N, 128]} float32 of {@code samples} {@code [N, 1, 8, 8]} (on any device),
+     * clamped to [-1, 1] first.
      *
      * @throws IllegalArgumentException if the samples are not {@code [N, 1, 8, 8]} or hold NaN or infinite values
      */
@@ -90,7 +96,8 @@ public final class DigitsQuality implements AutoCloseable {
     }
 
     /**
-     * The fraction of {@code samples} that the classifier assigns to the requested {@code labels}.
+     * The fraction of {@code samples} (clamped to [-1, 1]) that the classifier assigns to the requested
+     * {@code labels}.
      *
      * @throws IllegalArgumentException if the samples are not {@code [N, 1, 8, 8]} or not finite, or N differs from
      *                                  the number of labels
@@ -103,7 +110,7 @@ public final class DigitsQuality implements AutoCloseable {
         }
         long[] predicted;
         try (NativeScope scope = new NativeScope(); InferenceGuard inference = Torch.inferenceMode()) {
-            predicted = classifier.forward(samples.to(Device.CPU)).argmax(1).toLongArray();
+            predicted = classifier.forward(asImages(samples)).argmax(1).toLongArray();
         }
         int correct = 0;
         for (int i = 0; i < labels.length; i++) {
@@ -120,8 +127,13 @@ public final class DigitsQuality implements AutoCloseable {
     private static Tensor features(TorchScriptModule classifier, Tensor samples) {
         checkSamples(samples);
         try (InferenceGuard inference = Torch.inferenceMode()) {
-            return classifier.call(FEATURES_METHOD, samples.to(Device.CPU));
+            return classifier.call(FEATURES_METHOD, asImages(samples));
         }
+    }
+
+    /** The samples on the CPU, clamped to the value range [-1, 1]. */
+    private static Tensor asImages(Tensor samples) {
+        return samples.to(Device.CPU).clamp(-1, 1);
     }
 
     private static void checkSamples(Tensor samples) {
