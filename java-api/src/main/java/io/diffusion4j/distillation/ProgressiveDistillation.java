@@ -246,6 +246,9 @@ public final class ProgressiveDistillation {
                 sourceSpec.put(ModelSpec.DISTILLED_GUIDANCE_KEY, config.guidanceScale());
             }
         }
+        if (sourceSpec != null) {
+            describe(sourceSpec, teacher.location());
+        }
         Files.createDirectories(out);
         Path metrics = out.resolve(METRICS_FILE);
         List<Round> rounds = new ArrayList<>();
@@ -296,7 +299,49 @@ public final class ProgressiveDistillation {
             teacherSteps = n;
         }
         StudentFolder.copyModel(teacherDir, out);
+        writeRunRecord(out, teacher.location(), rounds);
         return rounds;
+    }
+
+    /** Says in the spec's description what the folder is (the teacher's description follows). */
+    private void describe(ObjectNode spec, String teacherLocation) {
+        String prefix = "Progressive-distillation student of " + teacherLocation;
+        String d = spec.path("description").asText("");
+        if (!d.startsWith(prefix)) {
+            spec.put("description", prefix + " (DDIM, trailing spacing; predicts "
+                    + config.studentPrediction().configName() + (config.guidanceScale() > 0
+                    ? "; classifier-free guidance scale " + config.guidanceScale() + " distilled in" : "")
+                    + "). Teacher: " + d);
+        }
+    }
+
+    /**
+     * Replaces the final folder's {@code distillation} record (a copy of the last round's) by one for the whole run:
+     * the settings, the original teacher, every round and the total seconds.
+     */
+    private void writeRunRecord(Path out, String teacherLocation, List<Round> rounds) throws IOException {
+        Path specFile = out.resolve(ModelSpec.FILE_NAME);
+        if (!Files.isRegularFile(specFile) || !(StudentFolder.JSON.readTree(Files.readString(specFile))
+                instanceof ObjectNode spec)) {
+            return;
+        }
+        ObjectNode record = config.toJson();
+        record.put("teacher", teacherLocation);
+        com.fasterxml.jackson.databind.node.ArrayNode list = record.putArray("rounds");
+        double seconds = 0;
+        for (Round r : rounds) {
+            list.addObject().put("teacher_steps", r.teacherSteps()).put("student_steps", r.studentSteps())
+                    .put("final_loss", r.finalLoss()).put("seconds", r.seconds());
+            seconds += r.seconds();
+        }
+        record.put("seconds", Math.round(seconds * 10) / 10.0);
+        record.put("trainer", "diffusion4j (LibTorch " + Torch.libtorchVersion() + ")");
+        describe(spec, teacherLocation);
+        spec.set("distillation", record);
+        Path tmp = out.resolve(".tmp-" + ModelSpec.FILE_NAME);
+        Files.writeString(tmp, StudentFolder.JSON.writeValueAsString(spec));
+        Files.move(tmp, specFile, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+                java.nio.file.StandardCopyOption.ATOMIC_MOVE);
     }
 
     private void checkFits(TrainableModel teacher, Dataset data) {

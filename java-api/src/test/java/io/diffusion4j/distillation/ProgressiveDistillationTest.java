@@ -118,6 +118,12 @@ class ProgressiveDistillationTest {
         ModelFolder student = ModelFolder.open(out);
         SchedulerConfig own = student.schedulerConfig();
         assertEquals(4, own.extraInt("num_inference_steps", -1));
+        // the final folder's record covers the whole run
+        com.fasterxml.jackson.databind.JsonNode record = StudentFolder.JSON.readTree(
+                Files.readString(out.resolve("diffusion4j.json"))).path("distillation");
+        assertEquals("builtin:toy2d", record.path("teacher").asText());
+        assertEquals(config.rounds().size(), record.path("rounds").size());
+        assertEquals(from, record.path("rounds").get(0).path("teacher_steps").asInt());
         double student4 = energyDistance(student, Schedulers.fromConfig(own, 0), 4);
         System.out.printf("progressive distillation toy2d %d->4, %s students, %d steps x %d per round, lr %g, %.1f s:"
                         + "%n%s%n  teacher DDIM-64 %.5f, DDPM-1000 %.5f; final student (its own scheduler_config) at 4 "
