@@ -346,12 +346,16 @@ class DigitsClassifier(nn.Module):
         self.drop = nn.Dropout(0.3)
         self.fc2 = nn.Linear(128, 10)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    @torch.jit.export
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The penultimate activations [B, 128] (fc1 + ReLU, before dropout and fc2): the digits FD's features."""
         h = F.relu(self.conv1(x))
         h = F.max_pool2d(F.relu(self.conv2(h)), 2)
         h = F.relu(self.conv3(h))
-        h = F.relu(self.fc1(h.flatten(1)))
-        return self.fc2(self.drop(h))
+        return F.relu(self.fc1(h.flatten(1)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(self.drop(self.features(x)))
 
 
 class Affine(nn.Module):
@@ -636,7 +640,8 @@ def make_classifier():
     m = meta("digits-classifier", "classifier", [1, 8, 8], [-1.0, 1.0], ["x"], None, 10, None,
              "CNN classifier (conv 32, conv 64, maxpool, conv 64, fc 128, dropout 0.3, fc 10; %d "
              "params) for sklearn load_digits scaled x/16*2-1 to [-1,1]. forward(x [B,1,8,8]) -> "
-             "logits [B,10]. Trained on a seeded 80%% split (torch.randperm(1797, "
+             "logits [B,10]; features(x) -> [B,128] penultimate activations (fc 128 + ReLU), the digits "
+             "FD's features. Trained on a seeded 80%% split (torch.randperm(1797, "
              "generator=manual_seed(0)), first 1438 indices), test_accuracy on the other 359."
              % n_params(clf), info, test_accuracy=round(acc, 4),
              test_split={"seed": 0, "train": int(tr.numel()), "test": int(te.numel())})

@@ -44,4 +44,21 @@ final class NativeErrors {
         }
         return reason.length() > 400 ? reason.substring(0, 400) + "..." : reason;
     }
+
+    /** Why a TorchScript file did not load, in words a user can act on, with the native summary. */
+    static String explainModuleLoad(RuntimeException e) {
+        String native_ = summary(e);
+        String msg = e.getMessage() == null ? "" : e.getMessage();
+        if (msg.contains("central directory") || msg.contains("zip archive")) {
+            return "not a TorchScript archive (not a zip file, or truncated) [" + native_ + "]";
+        }
+        if (msg.contains("constants.pkl") || msg.contains("code/")) {
+            return "a PyTorch file but not a TorchScript module (save it with "
+                    + "torch.jit.save(torch.jit.script(model), path), not torch.save) [" + native_ + "]";
+        }
+        if (msg.contains("failed reading file") || msg.contains("file not found") || msg.contains("crc")) {
+            return "the TorchScript archive is damaged or truncated [" + native_ + "]";
+        }
+        return "cannot load TorchScript module: " + native_;
+    }
 }

@@ -117,24 +117,8 @@ public final class TorchScriptModule implements AutoCloseable {
             m.eval();
             return new TorchScriptModule(m, sourceName, device);
         } catch (RuntimeException e) {
-            throw new ModelLoadException(sourceName + ": " + explainLoadFailure(e) , e);
+            throw new ModelLoadException(sourceName + ": " + NativeErrors.explainModuleLoad(e), e);
         }
-    }
-
-    private static String explainLoadFailure(RuntimeException e) {
-        String native_ = NativeErrors.summary(e);
-        String msg = e.getMessage() == null ? "" : e.getMessage();
-        if (msg.contains("central directory") || msg.contains("zip archive")) {
-            return "not a TorchScript archive (not a zip file, or truncated) [" + native_ + "]";
-        }
-        if (msg.contains("constants.pkl") || msg.contains("code/")) {
-            return "a PyTorch file but not a TorchScript module (save it with "
-                    + "torch.jit.save(torch.jit.script(model), path), not torch.save) [" + native_ + "]";
-        }
-        if (msg.contains("failed reading file") || msg.contains("file not found") || msg.contains("crc")) {
-            return "the TorchScript archive is damaged or truncated [" + native_ + "]";
-        }
-        return "cannot load TorchScript module: " + native_;
     }
 
     private static List<Argument> readForwardArguments(JitModule m, String source) {
@@ -228,7 +212,7 @@ public final class TorchScriptModule implements AutoCloseable {
         IValueVector in = INPUTS.get();
         try (PointerScope ignored = new PointerScope()) {
             for (Object x : inputs) {
-                in.push_back(toIValue(x));
+                in.push_back(ModuleInputs.toIValue(x));
             }
             IValue out = m.forward(in);
             if (!out.isTensor()) {
@@ -239,41 +223,57 @@ public final class TorchScriptModule implements AutoCloseable {
         } catch (ModelInvocationException | IllegalArgumentException | IllegalStateException e) {
             throw e;
         } catch (RuntimeException e) {
-            throw new ModelInvocationException("forward(" + describeInputs(inputs) + ") of " + source
+            throw new ModelInvocationException("forward(" + ModuleInputs.describe(inputs, forwardArguments) + ") of " + source
                     + " failed: " + NativeErrors.summary(e), e);
         } finally {
             in.clear();
         }
     }
 
-    private IValue toIValue(Object x) {
-        if (x instanceof Tensor t) {
-            return new IValue(t.unwrap());
-        } else if (x instanceof Long || x instanceof Integer || x instanceof Short) {
-            return new IValue(((Number) x).longValue());
-        } else if (x instanceof Double || x instanceof Float) {
-            return new IValue(((Number) x).doubleValue());
-        } else if (x instanceof Boolean b) {
-            return new IValue(b.booleanValue());
+    /** Whether the module has a method {@code name} (e.g. one exported with {@code @torch.jit.export}). */
+    public boolean hasMethod(String name) {
+        try (PointerScope ignored = new PointerScope()) {
+            return handle().find_method(name).has_value();
         }
-        throw new IllegalArgumentException("forward input of type "
-                + (x == null ? "null" : x.getClass().getName()) + " is not supported; pass a Tensor, integer, "
-                + "float or boolean");
+    }
+
+    /**
+     * Runs the module's method {@code name} (e.g. the digits classifier's {@code features}); inputs as for
+     * {@link #forward}. The result must be a tensor.
+     *
+     * @throws ModelInvocationException if the module has no such method, rejects the inputs, or fails
+     */
+    public Tensor call(String name, Object... inputs) {
+        JitModule m = handle();
+        IValueVector in = INPUTS.get();
+        try (PointerScope ignored = new PointerScope()) {
+            org.bytedeco.pytorch.MethodOptional method = m.find_method(name);
+            if (!method.has_value()) {
+                throw new ModelInvocationException(source + " has no method '" + name + "' (export it with "
+                        + "@torch.jit.export before torch.jit.script)", null);
+            }
+            for (Object x : inputs) {
+                in.push_back(ModuleInputs.toIValue(x));
+            }
+            IValue out = method.get().apply(in);
+            if (!out.isTensor()) {
+                throw new ModelInvocationException(name + " of " + source + " returned "
+                        + out.tagKind().getString() + ", expected a Tensor", null);
+            }
+            return Tensor.own(new org.bytedeco.pytorch.Tensor(out.toTensor()));
+        } catch (ModelInvocationException | IllegalArgumentException | IllegalStateException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            throw new ModelInvocationException(name + "(" + ModuleInputs.describe(inputs, List.of()) + ") of "
+                    + source + " failed: " + NativeErrors.summary(e), e);
+        } finally {
+            in.clear();
+        }
     }
 
     private String signature() {
         StringJoiner j = new StringJoiner(", ");
         forwardArguments.forEach(a -> j.add(a.toString()));
-        return j.toString();
-    }
-
-    private String describeInputs(Object[] inputs) {
-        StringJoiner j = new StringJoiner(", ");
-        for (int i = 0; i < inputs.length; i++) {
-            String name = i < forwardArguments.size() ? forwardArguments.get(i).name() + ": " : "";
-            Object x = inputs[i];
-            j.add(name + (x instanceof Tensor t ? t.describe() : String.valueOf(x)));
-        }
         return j.toString();
     }
 

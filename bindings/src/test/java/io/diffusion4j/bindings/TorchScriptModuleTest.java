@@ -48,6 +48,32 @@ class TorchScriptModuleTest {
     }
 
     @Test
+    void callsAnExportedMethodByNameAndNamesAMissingOne() throws Exception {
+        org.bytedeco.pytorch.JitModule raw = new org.bytedeco.pytorch.JitModule(
+                new org.bytedeco.pytorch.QualifiedName("Twice"));
+        raw.define("def forward(self, x: Tensor) -> Tensor:\n    return x\n"
+                + "def twice(self, x: Tensor, k: int) -> Tensor:\n    return x * 2 + k\n"
+                + "def count(self, x: Tensor) -> int:\n    return x.numel()\n");
+        Path file = Files.createTempDirectory("twice").resolve("twice.pt");
+        raw.save(file.toString());
+        try (NativeScope scope = new NativeScope(); TorchScriptModule m = TorchScriptModule.load(file, Device.CPU)) {
+            assertTrue(m.hasMethod("twice"));
+            assertTrue(!m.hasMethod("features"));
+            assertArrayEquals(new float[] {3, 5}, m.call("twice", Tensor.fromFloats(new float[] {1, 2}, 2), 1L)
+                    .toFloatArray());
+            ModelInvocationException missing = assertThrows(ModelInvocationException.class,
+                    () -> m.call("features", Tensor.fromFloats(new float[] {1}, 1)));
+            assertTrue(missing.getMessage().contains("has no method 'features'"), missing.getMessage());
+            ModelInvocationException notTensor = assertThrows(ModelInvocationException.class,
+                    () -> m.call("count", Tensor.fromFloats(new float[] {1}, 1)));
+            assertTrue(notTensor.getMessage().contains("count of"), notTensor.getMessage());
+            ModelInvocationException badArgs = assertThrows(ModelInvocationException.class,
+                    () -> m.call("twice", Tensor.fromFloats(new float[] {1}, 1)));
+            assertTrue(badArgs.getMessage().startsWith("twice("), badArgs.getMessage());
+        }
+    }
+
+    @Test
     void forwardTakesIntsAndFloatsToo() throws Exception {
         org.bytedeco.pytorch.JitModule raw = new org.bytedeco.pytorch.JitModule(
                 new org.bytedeco.pytorch.QualifiedName("Affine"));

@@ -8,6 +8,7 @@ import io.diffusion4j.distillation.LossWeighting;
 import io.diffusion4j.distillation.ProgressiveDistillation;
 import io.diffusion4j.model.ModelFolder;
 import io.diffusion4j.model.ModelNotFoundException;
+import io.diffusion4j.scheduler.PredictionType;
 import io.diffusion4j.training.data.Dataset;
 import io.diffusion4j.training.data.DatasetException;
 import io.diffusion4j.training.data.TensorFileDataset;
@@ -27,7 +28,9 @@ import picocli.CommandLine.Spec;
                 + "folder that 'diffusion4j sample' uses with the right scheduler and step count by default.",
             "progressive (Salimans & Ho 2022): rounds halve the DDIM steps, --teacher-steps -> ... -> --steps-to; "
                 + "each round's student (out/rounds/steps-N) teaches the next; metrics in out/metrics.csv; running "
-                + "again with the same --out resumes after the last finished round.",
+                + "again with the same --out resumes after the last finished round. The students predict "
+                + "--student-prediction (v_prediction by default); --guidance W distils the classifier-free guided "
+                + "teacher (scale W) into them, one forward per step (Meng et al. 2023).",
             "consistency (Song et al. 2023 / LCM): a consistency function f = c_skip x + c_out x0 trained against "
                 + "one DDIM step of the teacher on --original-steps timesteps, with an EMA target network; sampled "
                 + "with LCMScheduler in --steps-to steps.",
@@ -56,6 +59,16 @@ final class DistillCommand implements Callable<Integer> {
             description = "progressive: the teacher's DDIM steps in the first round, --steps-to times a power of two "
                     + "(default: ${DEFAULT-VALUE}).")
     int teacherSteps;
+
+    @Option(names = "--student-prediction", paramLabel = "TYPE",
+            description = "progressive: what the students' output means, epsilon, v_prediction or sample (default: "
+                    + "v_prediction; each round's teacher is read with its own type).")
+    String studentPrediction;
+
+    @Option(names = "--guidance", paramLabel = "W",
+            description = "progressive: distil the classifier-free guided teacher uncond + W (cond - uncond) into the "
+                    + "students (a class-conditional teacher with a null class, --labels); sampled without --guidance.")
+    Double guidance;
 
     @Option(names = "--original-steps", paramLabel = "N", defaultValue = "50",
             description = "consistency: the teacher's DDIM grid (LCMScheduler original_inference_steps; default: "
@@ -129,6 +142,10 @@ final class DistillCommand implements Callable<Integer> {
         if (!m.equals("progressive") && !m.equals("consistency") && !m.equals("guidance")) {
             throw new UsageException("--method must be progressive, consistency or guidance, got '" + method + "'");
         }
+        if (!m.equals("progressive") && (studentPrediction != null || guidance != null)) {
+            throw new UsageException((studentPrediction != null ? "--student-prediction" : "--guidance")
+                    + " applies to --method progressive only");
+        }
         ModelFolder studentInit = null;
         if (m.equals("guidance")) {
             if (student == null) {
@@ -165,7 +182,8 @@ final class DistillCommand implements Callable<Integer> {
                 ProgressiveDistillation.Config config;
                 try {
                     config = new ProgressiveDistillation.Config(teacherSteps, stepsTo, steps, batch, lr,
-                            LossWeighting.parse(weighting), clipGrad, seed);
+                            LossWeighting.parse(weighting), clipGrad, seed, studentPrediction(),
+                            guidance == null ? 0 : guidance);
                 } catch (IllegalArgumentException e) {
                     throw new UsageException(e.getMessage());
                 }
@@ -238,6 +256,20 @@ final class DistillCommand implements Callable<Integer> {
                     (System.nanoTime() - t0) / 1e9, out);
         }
         return 0;
+    }
+
+    /** {@code --student-prediction}, parsed (default v_prediction). */
+    private PredictionType studentPrediction() {
+        if (studentPrediction == null) {
+            return ProgressiveDistillation.Config.DEFAULT_STUDENT_PREDICTION;
+        }
+        try {
+            String t = studentPrediction.trim().toLowerCase(Locale.ROOT);
+            return PredictionType.fromConfigName(t.equals("v") ? "v_prediction" : t.equals("x0") ? "sample" : t);
+        } catch (IllegalArgumentException e) {
+            throw new UsageException("--student-prediction must be epsilon, v_prediction (v) or sample (x0), got '"
+                    + studentPrediction + "'");
+        }
     }
 
     /** {@code --guidance-range MIN,MAX}. */

@@ -60,6 +60,11 @@ final class Generation {
         if (config == null) {
             throw new UsageException(folder.location() + " has no scheduler_config.json: it is not a denoiser");
         }
+        if (folder.spec() != null && folder.spec().distilledGuidanceScale() > 0 && o.guidance != 1) {
+            throw new UsageException("--guidance: " + folder.location() + " has classifier-free guidance scale "
+                    + folder.spec().distilledGuidanceScale() + " distilled into it (distilled_guidance_scale); sample "
+                    + "it without --guidance");
+        }
         Scheduler scheduler = scheduler(o, config);
         LintCommand.warn(ConfigCheck.check(scheduler, o.guidance, folder.spec()), stderr);
         // a distilled model folder names its step count (num_inference_steps) in its scheduler_config.json

@@ -12,7 +12,7 @@ import picocli.CommandLine.Option;
         description = "Diffusion models on LibTorch: sample, noise and fine-tune PyTorch-trained denoisers.",
         subcommands = {InfoCommand.class, SampleCommand.class, Img2ImgCommand.class, InpaintCommand.class,
             BenchCommand.class, ServeCommand.class, TrainCommand.class, DistillCommand.class, LintCommand.class,
-            InspectCommand.class, TuneScheduleCommand.class,
+            InspectCommand.class, TuneScheduleCommand.class, EvaluateCommand.class,
             CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 

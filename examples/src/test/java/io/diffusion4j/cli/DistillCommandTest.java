@@ -74,13 +74,48 @@ class DistillCommandTest {
         Result r = runOk(args);
         assertTrue(r.out().contains("round 8 -> 4 steps done"), r.out());
         assertTrue(Files.isRegularFile(out.resolve("model.pt")));
+        // the epsilon teacher's student predicts v (the default) and says so to the scheduler
+        assertTrue(Files.readString(out.resolve("scheduler_config.json")).contains("\"v_prediction\""));
         assertTrue(Files.readString(out.resolve("diffusion4j.json")).contains("\"progressive\""));
         assertEquals(2, Files.readAllLines(out.resolve("metrics.csv")).size());
         Result again = runOk(args);
         assertTrue(again.out().contains("already done"), again.out());
+        String[] changed = java.util.Arrays.copyOf(args, args.length + 2);
+        changed[args.length] = "--student-prediction";
+        changed[args.length + 1] = "x0";
+        assertUsageError(run(changed), "was distilled with student_prediction \"v_prediction\", this run has "
+                + "\"sample\"; use another --out");
         Result s = runOk("sample", "--model", out.toString(), "--batch", "3", "--save-tensor",
                 tmp.resolve("s.pt").toString());
         assertTrue(s.out().contains("4 ddim steps"), s.out());
+    }
+
+    @Test
+    void guidedProgressiveStudentSamplesInOneForwardPerStepAndRefusesGuidanceAgain() throws IOException {
+        Path data = tmp.resolve("digits.pt");
+        Path labels = tmp.resolve("labels.pt");
+        try (NativeScope scope = new NativeScope()) {
+            TensorFiles.write(data, TensorFiles.readResource("io/diffusion4j/reference/training/digits_data.pt")
+                    .narrow(0, 0, 64));
+            TensorFiles.write(labels, TensorFiles.readResource("io/diffusion4j/reference/training/digits_labels.pt")
+                    .narrow(0, 0, 64));
+        }
+        Path out = tmp.resolve("guided");
+        runOk("distill", "--teacher", "digits-v", "--method", "progressive", "--teacher-steps", "4", "--steps-to",
+                "2", "--guidance", "3", "--steps", "2", "--batch", "8", "--data", data.toString(), "--labels",
+                labels.toString(), "--threads", "1", "--out", out.toString());
+        assertTrue(Files.readString(out.resolve("diffusion4j.json")).contains("\"distilled_guidance_scale\" : 3.0"));
+        Result s = runOk("sample", "--model", out.toString(), "--class", "3", "--batch", "2", "--save-tensor",
+                tmp.resolve("g.pt").toString());
+        assertTrue(s.out().contains("2 ddim steps"), s.out());
+        assertUsageError(run("sample", "--model", out.toString(), "--class", "3", "--guidance", "3", "--save-tensor",
+                tmp.resolve("g.pt").toString()), "--guidance: ", "has classifier-free guidance scale 3.0 distilled "
+                + "into it (distilled_guidance_scale); sample it without --guidance");
+        // a guidance-distilled student is not guided a second time
+        assertUsageError(run("distill", "--teacher", out.toString(), "--method", "progressive", "--teacher-steps", "2",
+                "--steps-to", "1", "--guidance", "3", "--steps", "1", "--batch", "8", "--data", data.toString(),
+                "--labels", labels.toString(), "--out", tmp.resolve("twice").toString()),
+                "already has guidance scale 3.0 distilled into it");
     }
 
     @Test
@@ -128,5 +163,14 @@ class DistillCommandTest {
                 "--data", tmp.resolve("missing.pt").toString(), "--out", out), "--data");
         assertUsageError(run("distill", "--teacher", "toy2d", "--method", "progressive", "--steps-to", "4",
                 "--weighting", "snr", "--data", data, "--out", out), "valid: truncated-snr, snr+1");
+        assertUsageError(run("distill", "--teacher", "toy2d", "--method", "progressive", "--steps-to", "4",
+                "--student-prediction", "x1", "--data", data, "--out", out),
+                "--student-prediction must be epsilon, v_prediction (v) or sample (x0), got 'x1'");
+        assertUsageError(run("distill", "--teacher", "toy2d", "--method", "consistency", "--steps-to", "4",
+                "--guidance", "3", "--data", data, "--out", out), "--guidance applies to --method progressive only");
+        assertUsageError(run("distill", "--teacher", "toy2d", "--method", "progressive", "--steps-to", "4",
+                "--guidance", "3", "--data", data, "--out", out), "is not class-conditional with a null class");
+        assertUsageError(run("distill", "--teacher", "toy2d", "--method", "progressive", "--steps-to", "4",
+                "--guidance", "-1", "--data", data, "--out", out), "guidance scale must be a finite number >= 0");
     }
 }

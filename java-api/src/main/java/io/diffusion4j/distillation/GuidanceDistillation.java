@@ -8,6 +8,7 @@ import io.diffusion4j.bindings.InferenceGuard;
 import io.diffusion4j.bindings.NativeScope;
 import io.diffusion4j.bindings.Tensor;
 import io.diffusion4j.bindings.Torch;
+import io.diffusion4j.model.GuidedDenoiser;
 import io.diffusion4j.model.ModelFolder;
 import io.diffusion4j.model.TrainableModel;
 import io.diffusion4j.scheduler.DdimScheduler;
@@ -17,7 +18,6 @@ import io.diffusion4j.training.data.BatchLoader;
 import io.diffusion4j.training.data.Dataset;
 import java.io.IOException;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.SplittableRandom;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -204,13 +204,8 @@ public final class GuidanceDistillation {
         Tensor scales = Tensor.fromDoubles(w, batch).to(device, DType.FLOAT32);
         Tensor target;
         try (InferenceGuard noGrad = Torch.noGrad()) {
-            Tensor nullLabels = Tensor.full(nullClass, DType.INT64, device, batch);
-            Tensor tt = ProgressiveDistillation.timesteps(t, teacher);
-            Tensor both = teacher.forward(Tensor.cat(List.of(z, z), 0), Tensor.cat(List.of(tt, tt), 0),
-                    Tensor.cat(List.of(nullLabels, labels), 0));
-            List<Tensor> halves = both.chunk(2, 0);
-            Tensor uncond = halves.get(0);
-            target = uncond.add(halves.get(1).sub(uncond).mul(Parameterization.perExample(w, x)), 1.0);
+            target = GuidedDenoiser.combineHalves(GuidedTeacher.doubledForward(teacher, nullClass, z,
+                    ProgressiveDistillation.timesteps(t, teacher), labels), Parameterization.perExample(w, x));
         }
         Tensor loss = Tensor.mseLoss(student.forward(z, ts, labels, scales), target);
         loss.backward();

@@ -4,22 +4,16 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.diffusion4j.bindings.DType;
 import io.diffusion4j.bindings.Device;
-import io.diffusion4j.bindings.Generator;
-import io.diffusion4j.bindings.Gradients;
-import io.diffusion4j.bindings.InferenceGuard;
 import io.diffusion4j.bindings.NativeScope;
-import io.diffusion4j.bindings.Optimizer;
 import io.diffusion4j.bindings.Tensor;
 import io.diffusion4j.bindings.Torch;
+import io.diffusion4j.model.ModelSpec;
 import io.diffusion4j.model.ModelFolder;
 import io.diffusion4j.model.TrainableModel;
 import io.diffusion4j.scheduler.DdimScheduler;
 import io.diffusion4j.scheduler.PredictionType;
 import io.diffusion4j.scheduler.SchedulerConfig;
 import io.diffusion4j.scheduler.TimestepSpacing;
-import io.diffusion4j.scheduler.Timesteps;
-import io.diffusion4j.training.NonFiniteLossException;
-import io.diffusion4j.training.data.Batch;
 import io.diffusion4j.training.data.BatchLoader;
 import io.diffusion4j.training.data.Dataset;
 import java.io.IOException;
@@ -27,7 +21,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.SplittableRandom;
+import java.util.Locale;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -42,8 +36,21 @@ import org.slf4j.LoggerFactory;
  * {@code z_t = alpha_t x + sigma_t eps} is formed from a data batch, the teacher takes two DDIM steps
  * {@code t -> t' -> t''}, and the student's target is the {@code x} that one DDIM step {@code t -> t''} would need
  * to land on the teacher's {@code z_t''}: {@code x~ = (z_t'' - (sigma_t''/sigma_t) z_t) / (alpha_t'' -
- * (sigma_t''/sigma_t) alpha_t)}. The loss is the squared error of the student's x0 estimate (from its own
- * {@code prediction_type}) weighted by {@link LossWeighting} (truncated SNR by default).
+ * (sigma_t''/sigma_t) alpha_t)}. The loss is the squared error of the student's x0 estimate weighted by
+ * {@link LossWeighting} (truncated SNR by default).
+ *
+ * <p>Parameterisation: each round's teacher output is read with the teacher's own {@code prediction_type} (round 1:
+ * the original teacher's scheduler config; later rounds: the previous student's), the student's output with
+ * {@link Config#studentPrediction()} (v-prediction by default: an epsilon student's x0 estimate at {@code t = T - 1}
+ * divides its error by {@code alpha_t}, 0.0064 for a linear schedule, so the paper trains v or x0 students). The
+ * student starts as a copy of the teacher's network and learns its new output meaning in the first round; its folder's
+ * {@code scheduler_config.json} records the student's {@code prediction_type}.
+ *
+ * <p>Guidance (Meng et al. 2023, stage two): with {@link Config#guidanceScale()} {@code w > 0} the first round's
+ * teacher is the classifier-free guided teacher {@code uncond + w (cond - uncond)} (two forwards, the teacher's null
+ * class), the student learns it in one conditional forward, and later rounds distil the previous student as usual.
+ * The students' {@code diffusion4j.json} records {@code distilled_guidance_scale}, so {@code sample} does not guide
+ * them again.
  *
  * <p>Output: {@code out/rounds/steps-NNNN/} per finished round (a model folder whose {@code scheduler_config.json} is
  * a trailing-spacing DDIMScheduler with {@code num_inference_steps} N, and a {@code distillation_round.json} marker
@@ -67,10 +74,32 @@ public final class ProgressiveDistillation {
      * @param weighting         the loss weighting
      * @param gradientClipNorm  global gradient-norm clip, 0 = off
      * @param seed              the seed of every random draw (data order, step indices, noise)
+     * @param studentPrediction how the students' outputs are read (and recorded in their scheduler configs)
+     * @param guidanceScale     classifier-free guidance scale distilled into the students in the first round (a
+     *                          class-conditional teacher with a null class); 0 = none
      */
     public record Config(int teacherSteps, int targetSteps, int stepsPerRound, int batchSize, double learningRate,
-                         LossWeighting weighting, double gradientClipNorm, long seed) {
+                         LossWeighting weighting, double gradientClipNorm, long seed,
+                         PredictionType studentPrediction, double guidanceScale) {
+        /** The students' prediction type when none is given: see the class comment. */
+        public static final PredictionType DEFAULT_STUDENT_PREDICTION = PredictionType.V_PREDICTION;
+
+        /** Without guidance, with students of {@link #DEFAULT_STUDENT_PREDICTION}. */
+        public Config(int teacherSteps, int targetSteps, int stepsPerRound, int batchSize, double learningRate,
+                      LossWeighting weighting, double gradientClipNorm, long seed) {
+            this(teacherSteps, targetSteps, stepsPerRound, batchSize, learningRate, weighting, gradientClipNorm, seed,
+                    DEFAULT_STUDENT_PREDICTION, 0);
+        }
+
         public Config {
+            if (studentPrediction == null) {
+                throw new IllegalArgumentException("a student prediction type is required (epsilon, v_prediction or "
+                        + "sample)");
+            }
+            if (!(guidanceScale >= 0) || Double.isInfinite(guidanceScale)) {
+                throw new IllegalArgumentException("guidance scale must be a finite number >= 0 (0 = none), got "
+                        + guidanceScale);
+            }
             if (targetSteps < 1) {
                 throw new IllegalArgumentException("steps-to must be >= 1, got " + targetSteps);
             }
@@ -97,6 +126,16 @@ public final class ProgressiveDistillation {
             }
         }
 
+        public Config withStudentPrediction(PredictionType type) {
+            return new Config(teacherSteps, targetSteps, stepsPerRound, batchSize, learningRate, weighting,
+                    gradientClipNorm, seed, type, guidanceScale);
+        }
+
+        public Config withGuidanceScale(double scale) {
+            return new Config(teacherSteps, targetSteps, stepsPerRound, batchSize, learningRate, weighting,
+                    gradientClipNorm, seed, studentPrediction, scale);
+        }
+
         /** The student step counts of the rounds, in order ({@code teacherSteps/2, ..., targetSteps}). */
         public List<Integer> rounds() {
             List<Integer> out = new ArrayList<>();
@@ -117,6 +156,8 @@ public final class ProgressiveDistillation {
             n.put("weighting", weighting.configName());
             n.put("gradient_clip_norm", gradientClipNorm);
             n.put("seed", seed);
+            n.put("student_prediction", studentPrediction.configName());
+            n.put("guidance_scale", guidanceScale);
             return n;
         }
     }
@@ -156,8 +197,14 @@ public final class ProgressiveDistillation {
 
     /** The scheduler config of a student at {@code steps}: the teacher's, as a trailing-spacing DDIM sampler. */
     public static SchedulerConfig studentScheduler(SchedulerConfig teacher, int steps) {
+        return studentScheduler(teacher, steps, teacher.predictionType());
+    }
+
+    /** As {@link #studentScheduler(SchedulerConfig, int)}, for a student whose output is a {@code type}. */
+    public static SchedulerConfig studentScheduler(SchedulerConfig teacher, int steps, PredictionType type) {
         return teacher.toBuilder().className(DdimScheduler.CLASS_NAME).timestepSpacing(TimestepSpacing.TRAILING)
-                .stepsOffset(0).setAlphaToOne(true).putExtra("num_inference_steps", steps).build();
+                .stepsOffset(0).setAlphaToOne(true).predictionType(type).putExtra("num_inference_steps", steps)
+                .build();
     }
 
     /**
@@ -180,7 +227,28 @@ public final class ProgressiveDistillation {
             throw new IllegalArgumentException("teacher steps (" + config.teacherSteps() + ") exceed the teacher's "
                     + "num_train_timesteps (" + sc.numTrainTimesteps() + ")");
         }
+        ModelSpec spec = teacher.spec();
+        int nullClass = spec == null ? -1 : spec.nullClassId();
         ObjectNode sourceSpec = StudentFolder.specJson(teacher);
+        if (config.guidanceScale() > 0) {
+            if (spec == null || !spec.isConditional() || nullClass < 0) {
+                throw new IllegalArgumentException(teacher.location() + " is not class-conditional with a null class "
+                        + "(diffusion4j.json null_class_id): a guidance scale needs classifier-free guidance");
+            }
+            if (spec.distilledGuidanceScale() > 0) {
+                throw new IllegalArgumentException(teacher.location() + " already has guidance scale "
+                        + spec.distilledGuidanceScale() + " distilled into it; distil it without a guidance scale");
+            }
+            if (data.numClasses() <= 0) {
+                throw new IllegalArgumentException("a guidance scale needs class labels with the data (--labels)");
+            }
+            if (sourceSpec != null) {
+                sourceSpec.put(ModelSpec.DISTILLED_GUIDANCE_KEY, config.guidanceScale());
+            }
+        }
+        if (sourceSpec != null) {
+            describe(sourceSpec, teacher.location());
+        }
         Files.createDirectories(out);
         Path metrics = out.resolve(METRICS_FILE);
         List<Round> rounds = new ArrayList<>();
@@ -204,7 +272,11 @@ public final class ProgressiveDistillation {
                          : ModelFolder.loadTrainable(teacherDir, teacher.spec(), device);
                  BatchLoader loader = new BatchLoader(data, config.batchSize(), config.seed() + n)) {
                 checkFits(t, data);
-                loss = distilRound(t, s, sc, n, loader, l);
+                PredictionType teacherType = teacherDir == null ? sc.predictionType()
+                        : SchedulerConfig.read(teacherDir.resolve(ModelFolder.SCHEDULER_FILE)).predictionType();
+                double w = teacherDir == null ? config.guidanceScale() : 0;
+                loss = new ProgressiveRound(config, new ProgressiveRound.Teacher(t, teacherType, w, nullClass), s,
+                        config.studentPrediction(), sc, n).train(loader, l);
                 double seconds = (System.nanoTime() - t0) / 1e9;
                 Round r = new Round(teacherSteps, n, config.stepsPerRound(), loss, seconds, dir);
                 ObjectNode record = config.toJson();
@@ -214,7 +286,7 @@ public final class ProgressiveDistillation {
                 record.put("final_loss", loss);
                 record.put("seconds", Math.round(seconds * 10) / 10.0);
                 record.put("trainer", "diffusion4j (LibTorch " + Torch.libtorchVersion() + ")");
-                StudentFolder.write(dir, s, studentScheduler(sc, n), sourceSpec,
+                StudentFolder.write(dir, s, studentScheduler(sc, n, config.studentPrediction()), sourceSpec,
                         (sourceSpec != null ? sourceSpec.path("name").asText("model") : "model") + "-" + n + "step",
                         "distillation", record, StudentFolder.ROUND_FILE, StudentFolder.JSON.writeValueAsString(record));
                 appendMetrics(metrics, r);
@@ -227,7 +299,49 @@ public final class ProgressiveDistillation {
             teacherSteps = n;
         }
         StudentFolder.copyModel(teacherDir, out);
+        writeRunRecord(out, teacher.location(), rounds);
         return rounds;
+    }
+
+    /** Says in the spec's description what the folder is (the teacher's description follows). */
+    private void describe(ObjectNode spec, String teacherLocation) {
+        String prefix = "Progressive-distillation student of " + teacherLocation;
+        String d = spec.path("description").asText("");
+        if (!d.startsWith(prefix)) {
+            spec.put("description", prefix + " (DDIM, trailing spacing; predicts "
+                    + config.studentPrediction().configName() + (config.guidanceScale() > 0
+                    ? "; classifier-free guidance scale " + config.guidanceScale() + " distilled in" : "")
+                    + "). Teacher: " + d);
+        }
+    }
+
+    /**
+     * Replaces the final folder's {@code distillation} record (a copy of the last round's) by one for the whole run:
+     * the settings, the original teacher, every round and the total seconds.
+     */
+    private void writeRunRecord(Path out, String teacherLocation, List<Round> rounds) throws IOException {
+        Path specFile = out.resolve(ModelSpec.FILE_NAME);
+        if (!Files.isRegularFile(specFile) || !(StudentFolder.JSON.readTree(Files.readString(specFile))
+                instanceof ObjectNode spec)) {
+            return;
+        }
+        ObjectNode record = config.toJson();
+        record.put("teacher", teacherLocation);
+        com.fasterxml.jackson.databind.node.ArrayNode list = record.putArray("rounds");
+        double seconds = 0;
+        for (Round r : rounds) {
+            list.addObject().put("teacher_steps", r.teacherSteps()).put("student_steps", r.studentSteps())
+                    .put("final_loss", r.finalLoss()).put("seconds", r.seconds());
+            seconds += r.seconds();
+        }
+        record.put("seconds", Math.round(seconds * 10) / 10.0);
+        record.put("trainer", "diffusion4j (LibTorch " + Torch.libtorchVersion() + ")");
+        describe(spec, teacherLocation);
+        spec.set("distillation", record);
+        Path tmp = out.resolve(".tmp-" + ModelSpec.FILE_NAME);
+        Files.writeString(tmp, StudentFolder.JSON.writeValueAsString(spec));
+        Files.move(tmp, specFile, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+                java.nio.file.StandardCopyOption.ATOMIC_MOVE);
     }
 
     private void checkFits(TrainableModel teacher, Dataset data) {
@@ -243,7 +357,8 @@ public final class ProgressiveDistillation {
         }
         JsonNode r = StudentFolder.JSON.readTree(Files.readString(marker));
         ObjectNode now = config.toJson();
-        for (String key : List.of("steps_per_round", "batch_size", "learning_rate", "weighting", "seed")) {
+        for (String key : List.of("steps_per_round", "batch_size", "learning_rate", "weighting", "seed",
+                "student_prediction", "guidance_scale")) {
             if (!now.path(key).asText().equals(r.path(key).asText())) {
                 throw new IllegalArgumentException(dir + " was distilled with " + key + " " + r.path(key)
                         + ", this run has " + now.path(key) + "; use another --out or the same settings to resume");
@@ -257,159 +372,29 @@ public final class ProgressiveDistillation {
         if (!Files.exists(metrics)) {
             Files.writeString(metrics, METRICS_HEADER + "\n");
         }
-        Files.writeString(metrics, String.format(java.util.Locale.ROOT, "%d,%d,%d,%.6g,%.1f%n", r.teacherSteps(),
+        Files.writeString(metrics, String.format(Locale.ROOT, "%d,%d,%d,%.6g,%.1f%n", r.teacherSteps(),
                 r.studentSteps(), r.trainingSteps(), r.finalLoss(), r.seconds()),
                 java.nio.file.StandardOpenOption.APPEND);
     }
 
     /**
-     * One round: trains {@code student} (in place) to match two DDIM steps of {@code teacher} in one, on the grid of
-     * {@code studentSteps} trailing timesteps.
+     * One unguided round (as the first round of a run without a guidance scale): trains {@code student} (in place) to
+     * match two DDIM steps of {@code teacher} (read with {@code sc}'s prediction type) in one, the student's output
+     * read as {@link Config#studentPrediction()}, on the grid of {@code studentSteps} trailing timesteps.
      *
      * @return the mean loss of the round's last 10% of steps
      */
     public double distilRound(TrainableModel teacher, TrainableModel student, SchedulerConfig sc, int studentSteps,
                               BatchLoader loader, Listener listener) throws IOException {
-        Listener l = listener != null ? listener : new Listener() { };
-        Students.preferPlainGraphs(student);
-        teacher.train(false);
-        student.train(true);
-        try (NativeScope scope = new NativeScope()) {
-            for (Tensor p : teacher.parameters()) {
-                p.requiresGrad(false);
-            }
-        }
-        Grid grid = new Grid(sc, studentSteps);
-        int total = config.stepsPerRound();
-        int tail = Math.max(1, total / 10);
-        double tailSum = 0;
-        try (NativeScope scope = new NativeScope()) {
-            List<Tensor> params = student.parameters();
-            for (Tensor p : params) {
-                p.requiresGrad(true);
-            }
-            try (Optimizer opt = Optimizer.adam(params, config.learningRate(), 0.9, 0.999, 1e-8, 0)) {
-                for (int s = 0; s < total; s++) {
-                    opt.setLearningRate(config.learningRate() * (1.0 - (double) s / total));
-                    double loss;
-                    try (NativeScope step = new NativeScope()) {
-                        Batch b = loader.next();
-                        opt.zeroGrad();
-                        loss = step(teacher, student, sc.predictionType(), grid, b, mix(config.seed(), studentSteps, s));
-                        if (!Double.isFinite(loss)) {
-                            throw new NonFiniteLossException("distillation loss is " + loss + " at step " + s
-                                    + " of the round to " + studentSteps + " steps; lower the learning rate or set "
-                                    + "a gradient clip norm", s);
-                        }
-                        if (config.gradientClipNorm() > 0) {
-                            Gradients.clipGlobalNorm(params, config.gradientClipNorm());
-                        }
-                        opt.step();
-                    }
-                    if (s >= total - tail) {
-                        tailSum += loss;
-                    }
-                    l.onStep(studentSteps, s + 1, loss);
-                }
-            }
-        }
-        student.train(false);
-        return tailSum / tail;
-    }
-
-    /** The grid of a round: alpha-bar at the 2N teacher timesteps and after the last (clean data, alpha-bar 1). */
-    static final class Grid {
-        final long[] teacher;
-        final double[] alphaBar;
-
-        Grid(SchedulerConfig sc, int studentSteps) {
-            this.teacher = Timesteps.of(TimestepSpacing.TRAILING, sc.numTrainTimesteps(), 2 * studentSteps, 0);
-            double[] ab = sc.noiseSchedule().alphasCumprod();
-            this.alphaBar = new double[teacher.length + 1];
-            for (int j = 0; j < teacher.length; j++) {
-                alphaBar[j] = ab[(int) teacher[j]];
-            }
-            alphaBar[teacher.length] = 1.0;
-        }
-    }
-
-    /** One optimizer step's forward and backward (the caller steps the optimizer); returns the loss. */
-    private double step(TrainableModel teacher, TrainableModel student, PredictionType type, Grid grid, Batch b,
-                        long seed) {
-        Device device = student.device();
-        Tensor x = b.x0().to(device, DType.FLOAT32);
-        Tensor labels = b.labels() == null || !student.isConditional() ? null : b.labels().to(device, DType.INT64);
-        int batch = Math.toIntExact(x.size(0));
-        int n = grid.teacher.length / 2;
-        SplittableRandom rng = new SplittableRandom(seed);
-        long[] t0 = new long[batch];
-        long[] t1 = new long[batch];
-        double[] a0 = new double[batch];
-        double[] s0 = new double[batch];
-        double[] a1 = new double[batch];
-        double[] s1 = new double[batch];
-        double[] a2 = new double[batch];
-        double[] s2 = new double[batch];
-        double[] cz2 = new double[batch];
-        double[] cz = new double[batch];
-        double[] w = new double[batch];
-        for (int k = 0; k < batch; k++) {
-            int i = rng.nextInt(n);
-            t0[k] = grid.teacher[2 * i];
-            t1[k] = grid.teacher[2 * i + 1];
-            double ab0 = grid.alphaBar[2 * i];
-            double ab1 = grid.alphaBar[2 * i + 1];
-            double ab2 = grid.alphaBar[2 * i + 2];
-            a0[k] = Math.sqrt(ab0);
-            s0[k] = Math.sqrt(1 - ab0);
-            a1[k] = Math.sqrt(ab1);
-            s1[k] = Math.sqrt(1 - ab1);
-            a2[k] = Math.sqrt(ab2);
-            s2[k] = Math.sqrt(1 - ab2);
-            double r = s2[k] / s0[k];
-            double denom = a2[k] - r * a0[k];
-            cz2[k] = 1 / denom;
-            cz[k] = -r / denom;
-            w[k] = config.weighting().weight(ab0 / (1 - ab0));
-        }
-        Tensor alpha0 = Parameterization.perExample(a0, x);
-        Tensor sigma0 = Parameterization.perExample(s0, x);
-        Tensor ts0 = timesteps(t0, student);
-        Tensor z;
-        Tensor target;
-        try (Generator g = Generator.cpu(seed)) {
-            Tensor eps = Tensor.randn(g, DType.FLOAT32, device, x.shape());
-            z = alpha0.mul(x).add(sigma0.mul(eps));
-        }
-        try (InferenceGuard noGrad = Torch.noGrad()) {
-            Tensor alpha1 = Parameterization.perExample(a1, x);
-            Tensor sigma1 = Parameterization.perExample(s1, x);
-            Tensor[] p0 = Parameterization.x0AndEpsilon(type, teacher.forward(z, ts0, labels), z, alpha0, sigma0);
-            Tensor z1 = alpha1.mul(p0[0]).add(sigma1.mul(p0[1]));
-            Tensor[] p1 = Parameterization.x0AndEpsilon(type, teacher.forward(z1, timesteps(t1, teacher), labels), z1,
-                    alpha1, sigma1);
-            Tensor z2 = Parameterization.perExample(a2, x).mul(p1[0]).add(Parameterization.perExample(s2, x).mul(p1[1]));
-            target = Parameterization.perExample(cz2, x).mul(z2).add(Parameterization.perExample(cz, x).mul(z));
-        }
-        Tensor predicted = Parameterization.x0(type, student.forward(z, ts0, labels), z, alpha0, sigma0);
-        Tensor weights = Tensor.fromFloats(toFloats(w), batch);
-        Tensor loss = predicted.mseLossPerSample(target).mul(device.isCuda() ? weights.to(device) : weights).mean();
-        loss.backward();
-        return loss.item();
+        return new ProgressiveRound(config, new ProgressiveRound.Teacher(teacher, sc.predictionType(), 0, -1), student,
+                config.studentPrediction(), sc, studentSteps).train(loader, listener != null ? listener
+                : new Listener() { });
     }
 
     static Tensor timesteps(long[] ts, TrainableModel model) {
         Tensor t = Tensor.fromLongs(ts, ts.length);
         return model.timestepDType() != DType.INT64 || model.device().isCuda()
                 ? t.to(model.device(), model.timestepDType()) : t;
-    }
-
-    private static float[] toFloats(double[] d) {
-        float[] f = new float[d.length];
-        for (int i = 0; i < d.length; i++) {
-            f[i] = (float) d[i];
-        }
-        return f;
     }
 
     /** A 64-bit hash of (seed, round, step) (SplitMix64's finaliser). */

@@ -58,17 +58,36 @@ public final class GuidedDenoiser implements Denoiser {
             return inner.predict(sample, timesteps, classLabels,
                     Tensor.full(scale, DType.FLOAT32, sample.device(), sample.size(0)));
         }
-        Tensor bothLabels = labels.get(classLabels, this::withNullLabels);
+        Tensor bothLabels = labels.get(classLabels, l -> withNullLabels(l, inner.nullClassId()));
         Tensor out = inner.predict(Tensor.cat(List.of(sample, sample), 0), this.timesteps.doubled(timesteps),
                 bothLabels);
-        List<Tensor> halves = out.chunk(2, 0);
+        return combineHalves(out, scale);
+    }
+
+    /**
+     * The guided prediction {@code uncond + scale * (cond - uncond)} from one forward over the doubled batch
+     * {@code [unconditional half; conditional half]} (the one place the combination is written; the distillation
+     * methods' guided teachers use it too).
+     */
+    public static Tensor combineHalves(Tensor doubledOutput, double scale) {
+        List<Tensor> halves = doubledOutput.chunk(2, 0);
         Tensor uncond = halves.get(0);
         return uncond.add(halves.get(1).sub(uncond), scale);
     }
 
-    /** {@code [null class] * B} followed by {@code labels}; made outside any scope, so its temporary is freed here. */
-    private Tensor withNullLabels(Tensor labels) {
-        try (Tensor nulls = Tensor.full(inner.nullClassId(), DType.INT64, labels.device(), labels.size(0))) {
+    /** As {@link #combineHalves(Tensor, double)} with a per-example scale broadcasting over a half ({@code [B, 1, ...]}). */
+    public static Tensor combineHalves(Tensor doubledOutput, Tensor scale) {
+        List<Tensor> halves = doubledOutput.chunk(2, 0);
+        Tensor uncond = halves.get(0);
+        return uncond.add(halves.get(1).sub(uncond).mul(scale), 1.0);
+    }
+
+    /**
+     * {@code [nullClass] * B} followed by {@code labels}: the labels of the doubled batch. When made outside any scope
+     * its temporary is freed here.
+     */
+    public static Tensor withNullLabels(Tensor labels, int nullClass) {
+        try (Tensor nulls = Tensor.full(nullClass, DType.INT64, labels.device(), labels.size(0))) {
             return Tensor.cat(List.of(nulls, labels), 0);
         }
     }

@@ -23,11 +23,22 @@ import java.util.List;
  * @param timestepDType   dtype the model takes timesteps in (int64 or float32), null for a classifier
  * @param numClasses      number of classes, 0 when unconditional
  * @param nullClassId     class id meaning "no class" (classifier-free guidance), -1 when none
+ * @param distilledGuidanceScale the classifier-free guidance scale distilled into the model's conditional forward
+ *                        ({@code distilled_guidance_scale}; it must not be guided again), 0 when none
  */
 public record ModelSpec(String name, String kind, long[] sampleShape, ValueRange valueRange,
-                        List<String> forwardSignature, DType timestepDType, int numClasses, int nullClassId) {
+                        List<String> forwardSignature, DType timestepDType, int numClasses, int nullClassId,
+                        double distilledGuidanceScale) {
 
     public static final String FILE_NAME = "diffusion4j.json";
+    /** The key of {@link #distilledGuidanceScale()} in {@code diffusion4j.json}. */
+    public static final String DISTILLED_GUIDANCE_KEY = "distilled_guidance_scale";
+
+    /** A spec without distilled guidance. */
+    public ModelSpec(String name, String kind, long[] sampleShape, ValueRange valueRange,
+                     List<String> forwardSignature, DType timestepDType, int numClasses, int nullClassId) {
+        this(name, kind, sampleShape, valueRange, forwardSignature, timestepDType, numClasses, nullClassId, 0);
+    }
     private static final ObjectMapper JSON = new ObjectMapper();
 
     public ModelSpec {
@@ -43,6 +54,10 @@ public record ModelSpec(String name, String kind, long[] sampleShape, ValueRange
         forwardSignature = List.copyOf(forwardSignature);
         if (numClasses < 0) {
             throw new IllegalArgumentException("num_classes must be >= 0, got " + numClasses);
+        }
+        if (!(distilledGuidanceScale >= 0) || Double.isInfinite(distilledGuidanceScale)) {
+            throw new IllegalArgumentException(DISTILLED_GUIDANCE_KEY + " must be a finite number >= 0, got "
+                    + distilledGuidanceScale);
         }
     }
 
@@ -98,6 +113,9 @@ public record ModelSpec(String name, String kind, long[] sampleShape, ValueRange
             n.put("null_class_id", nullClassId);
         } else {
             n.putNull("null_class_id");
+        }
+        if (distilledGuidanceScale > 0) {
+            n.put(DISTILLED_GUIDANCE_KEY, distilledGuidanceScale);
         }
         try {
             return JSON.writerWithDefaultPrettyPrinter().writeValueAsString(n) + "\n";
@@ -178,7 +196,15 @@ public record ModelSpec(String name, String kind, long[] sampleShape, ValueRange
             throw new IllegalArgumentException("null_class_id " + nullClass + " collides with a real class (0.."
                     + (numClasses - 1) + ")");
         }
-        return new ModelSpec(name, kind, shape, range, signature, tdtype, numClasses, nullClass);
+        double distilled = 0;
+        JsonNode dg = root.get(DISTILLED_GUIDANCE_KEY);
+        if (dg != null && !dg.isNull()) {
+            if (!dg.isNumber()) {
+                throw new IllegalArgumentException(DISTILLED_GUIDANCE_KEY + " must be a number or null, got " + dg);
+            }
+            distilled = dg.asDouble();
+        }
+        return new ModelSpec(name, kind, shape, range, signature, tdtype, numClasses, nullClass, distilled);
     }
 
     private static String text(JsonNode root, String key, String dflt) {
@@ -202,13 +228,14 @@ public record ModelSpec(String name, String kind, long[] sampleShape, ValueRange
         return o instanceof ModelSpec m && name.equals(m.name) && kind.equals(m.kind)
                 && Arrays.equals(sampleShape, m.sampleShape) && java.util.Objects.equals(valueRange, m.valueRange)
                 && forwardSignature.equals(m.forwardSignature) && timestepDType == m.timestepDType
-                && numClasses == m.numClasses && nullClassId == m.nullClassId;
+                && numClasses == m.numClasses && nullClassId == m.nullClassId
+                && Double.compare(distilledGuidanceScale, m.distilledGuidanceScale) == 0;
     }
 
     @Override
     public int hashCode() {
         return java.util.Objects.hash(name, kind, Arrays.hashCode(sampleShape), valueRange, forwardSignature,
-                timestepDType, numClasses, nullClassId);
+                timestepDType, numClasses, nullClassId, distilledGuidanceScale);
     }
 
     @Override
@@ -216,6 +243,7 @@ public record ModelSpec(String name, String kind, long[] sampleShape, ValueRange
         return "ModelSpec[" + name + ", " + kind + ", sample_shape=" + Arrays.toString(sampleShape) + ", value_range="
                 + valueRange + ", forward=" + forwardSignature + ", timestep_dtype="
                 + (timestepDType == null ? null : timestepDType.label()) + ", num_classes=" + numClasses
-                + ", null_class_id=" + nullClassId + "]";
+                + ", null_class_id=" + nullClassId
+                + (distilledGuidanceScale > 0 ? ", distilled_guidance_scale=" + distilledGuidanceScale : "") + "]";
     }
 }
