@@ -28,8 +28,11 @@ public final class Torch {
                                     .get("platform.preload"));
                         }
                         Loader.load(torch.class);
-                        if (System.getenv("OPENBLAS_NUM_THREADS") == null) {
+                        String blasEnv = System.getenv("OPENBLAS_NUM_THREADS");
+                        if (blasEnv == null) {
                             setBlasThreadsLoaded(1); // see setThreads
+                        } else if (blasEnv.strip().equals("1")) {
+                            blasThreadsSet = 1; // OpenBLAS read it at load: setThreads need not load its JNI library
                         }
                     } catch (UnsatisfiedLinkError e) {
                         throw new NativeOperationException("cannot load LibTorch natives for platform "
@@ -168,8 +171,15 @@ public final class Torch {
         return org.bytedeco.openblas.global.openblas_full.openblas_get_num_threads();
     }
 
+    /** The OpenBLAS thread count last set, or 0 if unknown (then the next set goes through). */
+    private static volatile int blasThreadsSet;
+
     private static void setBlasThreadsLoaded(int threads) {
+        if (threads == blasThreadsSet) {
+            return; // spares loading OpenBLAS's 24 MB full JNI library (openblas_full) when nothing changes
+        }
         org.bytedeco.openblas.global.openblas_full.openblas_set_num_threads(threads);
+        blasThreadsSet = threads;
     }
 
     public static boolean cudaAvailable() {

@@ -1,5 +1,6 @@
 package io.diffusion4j.cli;
 
+import io.diffusion4j.bindings.Torch;
 import java.io.PrintWriter;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -34,7 +35,38 @@ public final class Main implements Runnable {
     }
 
     public static void main(String[] args) {
+        preloadNatives(args);
         System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
+    }
+
+    /** Commands that never touch LibTorch (or only to print a usage error first), so their start loads nothing. */
+    private static final java.util.Set<String> WITHOUT_NATIVES = java.util.Set.of("lint", "help");
+
+    /**
+     * Starts loading LibTorch (about 0.3 s of dynamic linking and static initialisers, plus JavaCPP's class loading)
+     * on a background thread, so that it overlaps with the JVM's own start, picocli's parsing and reading the model
+     * folder; the first native call waits for it ({@link Torch#load()} is synchronised). Not for commands that do
+     * not load natives, {@code --help} and {@code --version}. A failure here is ignored: the command's own first
+     * native call fails again, with the usual message and exit code.
+     */
+    static void preloadNatives(String[] args) {
+        if (args.length == 0 || WITHOUT_NATIVES.contains(args[0]) || args[0].startsWith("-")) {
+            return;
+        }
+        for (String a : args) {
+            if (a.equals("--help") || a.equals("-h") || a.equals("--version") || a.equals("-V")) {
+                return;
+            }
+        }
+        Thread t = new Thread(() -> {
+            try {
+                Torch.load();
+            } catch (RuntimeException | LinkageError e) {
+                // reported by the command's own first native call
+            }
+        }, "diffusion4j-load-natives");
+        t.setDaemon(true);
+        t.start();
     }
 
     /** Runs the CLI and returns its exit code (for tests and embedding). */
