@@ -145,20 +145,22 @@ public final class ForwardFloor {
     }
 
     private static void loop(Variant v, Tensor x, Tensor t, Tensor labels, double seconds) {
-        long end = System.nanoTime() + (long) (seconds * 1e9);
+        long start = System.nanoTime();
+        long end = start + (long) (seconds * 1e9);
         long n = 0;
+        long now;
         try (InferenceGuard g = v.inferenceMode() ? Torch.inferenceMode() : Torch.noGrad()) {
-            while (System.nanoTime() < end) {
-                for (int i = 0; i < 100; i++) {
-                    try (NativeScope s = new NativeScope()) {
-                        predict(v.denoiser(), x, t, labels);
-                    }
+            do {
+                try (NativeScope s = new NativeScope()) {
+                    predict(v.denoiser(), x, t, labels);
                 }
-                n += 100;
-            }
+                n++;
+                now = System.nanoTime();
+            } while (now < end);
         }
-        System.out.printf(Locale.ROOT, "%s: %d forwards in %.1f s (%.1f us each)%n", v.name(), n, seconds,
-                seconds * 1e6 / n);
+        double took = (now - start) / 1e9;
+        System.out.printf(Locale.ROOT, "%s: %d forwards in %.1f s (%.1f us each)%n", v.name(), n, took,
+                took * 1e6 / n);
     }
 
     private static double maxAbsDiff(Tensor a, Tensor b) {
