@@ -16,8 +16,9 @@ cd "$ROOT"
 [[ -n "${SKIP_BUILD:-}" ]] || ./mvnw -B -q -DskipTests -pl examples,benchmarks -am package
 CP="bindings/target/classes:java-api/target/classes:benchmarks/target/classes:examples/target/diffusion4j-cli.jar"
 mkdir -p "$OUT"
-top() { # perf.data -> top 15 self-time symbols (user space), with their library
-  perf report -i "$1" --no-children --sort dso,sym -q --percent-limit 1.5 2>/dev/null | head -15
+top() { # perf.data -> self time by library, then the top 10 symbols ([JIT]: run-time generated code, e.g. oneDNN's)
+  perf report -i "$1" --no-children --sort dso -q 2>/dev/null | grep -v '^$' | head -6
+  perf report -i "$1" --no-children --sort sym -q 2>/dev/null | grep -v '^$' | head -10 | cut -c1-160
 }
 for cfg in $CONFIGS; do
   model="${cfg%%:*}"; batch="${cfg##*:}"; name="$model-b$batch-t$THREADS"
