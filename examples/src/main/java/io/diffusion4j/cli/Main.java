@@ -35,6 +35,7 @@ public final class Main implements Runnable {
     }
 
     public static void main(String[] args) {
+        debugLoggingIfVerbose(args); // before the background load creates the first logger
         preloadNatives(args);
         System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
     }
@@ -48,14 +49,16 @@ public final class Main implements Runnable {
      * folder; the first native call waits for it ({@link Torch#load()} is synchronised). Not for commands that do
      * not load natives, {@code --help} and {@code --version}. A failure here is ignored: the command's own first
      * native call fails again, with the usual message and exit code.
+     *
+     * @return the loading thread, or null if none was started
      */
-    static void preloadNatives(String[] args) {
+    static Thread preloadNatives(String[] args) {
         if (args.length == 0 || WITHOUT_NATIVES.contains(args[0]) || args[0].startsWith("-")) {
-            return;
+            return null;
         }
         for (String a : args) {
             if (a.equals("--help") || a.equals("-h") || a.equals("--version") || a.equals("-V")) {
-                return;
+                return null;
             }
         }
         Thread t = new Thread(() -> {
@@ -67,14 +70,12 @@ public final class Main implements Runnable {
         }, "diffusion4j-load-natives");
         t.setDaemon(true);
         t.start();
+        return t;
     }
 
     /** Runs the CLI and returns its exit code (for tests and embedding). */
     public static int run(String[] args, PrintWriter out, PrintWriter err) {
-        boolean verbose = java.util.Arrays.asList(args).contains("--verbose");
-        if (verbose) {
-            System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "debug");
-        }
+        boolean verbose = debugLoggingIfVerbose(args);
         CommandLine cli = new CommandLine(new Main());
         cli.setOut(out);
         cli.setErr(err);
@@ -104,6 +105,14 @@ public final class Main implements Runnable {
             return EXIT_FAILURE;
         });
         return cli.execute(args);
+    }
+
+    private static boolean debugLoggingIfVerbose(String[] args) {
+        boolean verbose = java.util.Arrays.asList(args).contains("--verbose");
+        if (verbose) {
+            System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "debug");
+        }
+        return verbose;
     }
 
     private static String firstLine(Throwable ex) {
