@@ -36,8 +36,17 @@ public final class Main implements Runnable {
 
     public static void main(String[] args) {
         debugLoggingIfVerbose(args); // before the background load creates the first logger
-        preloadNatives(args);
-        System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
+        Thread loader = preloadNatives(args);
+        int code = run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true));
+        if (loader != null) {
+            // a usage error can come before any native call: never exit while LibTorch's static initialisers run
+            try {
+                loader.join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        System.exit(code);
     }
 
     /** Commands that never touch LibTorch (or only to print a usage error first), so their start loads nothing. */
