@@ -23,9 +23,16 @@ public final class Torch {
                 if (!loaded) {
                     try {
                         extractNatives();
+                        if (!isGpuBuild()) {
+                            NativeCache.skipCudaPreloads(Loader.loadProperties(torch.class, Loader.loadProperties(), true)
+                                    .get("platform.preload"));
+                        }
                         Loader.load(torch.class);
-                        if (System.getenv("OPENBLAS_NUM_THREADS") == null) {
+                        String blasEnv = System.getenv("OPENBLAS_NUM_THREADS");
+                        if (blasEnv == null) {
                             setBlasThreadsLoaded(1); // see setThreads
+                        } else if (blasEnv.strip().equals("1")) {
+                            blasThreadsSet = 1; // OpenBLAS read it at load: setThreads need not load its JNI library
                         }
                     } catch (UnsatisfiedLinkError e) {
                         throw new NativeOperationException("cannot load LibTorch natives for platform "
@@ -40,7 +47,7 @@ public final class Torch {
     /**
      * Extracts every native library of the presets this build uses (JavaCPP, OpenBLAS, LibTorch, and CUDA in the
      * {@code cuda} build) into JavaCPP's cache, without loading any; {@link #load()} does this first. Idempotent, and
-     * cheap once the cache is complete (JavaCPP compares each file's size and time with its jar entry).
+     * cheap once the cache is complete (a warm start reads one marker file and checks the extracted files' sizes).
      *
      * <p>Why: JavaCPP otherwise extracts each library just before loading it, in its preload order, and loads
      * {@code libtorch.so} (a 15 KB stub whose only dependency is {@code libtorch_cpu.so}, found through
@@ -51,7 +58,9 @@ public final class Torch {
      * process, and the JVM dies with SIGSEGV in {@code pthread_mutex_lock} (measured with {@code LD_DEBUG=files}).
      * With the whole folder extracted first, {@code $ORIGIN} always finds the right library. Extraction takes part in
      * JavaCPP's cache locking (a file lock per file, size and time set after the bytes), so processes that start
-     * together on one empty cache wait for each other's files instead of loading half-written ones.
+     * together on one empty cache wait for each other's files instead of loading half-written ones. A complete
+     * extraction is remembered per jar identity (a marker file in the cache folder, see {@code NativeCache}), so a
+     * warm start does not compare every file with its jar entry again.
      *
      * <p>Code that touches {@code org.bytedeco} classes directly before any diffusion4j class must call
      * {@link #load()} (or this method) first: a presets class loads the natives the unsafe way.
@@ -59,36 +68,8 @@ public final class Torch {
      * @throws NativeOperationException if the cache folder cannot be written
      */
     public static void extractNatives() {
-        String platform = Loader.getPlatform();
-        for (String[] preset : PRESETS) {
-            Class<?> owner;
-            try {
-                owner = Class.forName(preset[1], false, Torch.class.getClassLoader());
-            } catch (ClassNotFoundException e) {
-                continue; // e.g. the CUDA presets in the CPU build
-            }
-            for (String suffix : new String[] {"", "-gpu"}) {
-                String dir = "/org/bytedeco/" + preset[0] + "/" + platform + suffix + "/";
-                if (owner.getResource(dir) == null) {
-                    continue;
-                }
-                try {
-                    Loader.cacheResources(owner, dir);
-                } catch (java.io.IOException e) {
-                    throw new NativeOperationException("cannot extract LibTorch natives into JavaCPP's cache "
-                            + "(~/.javacpp/cache, or -Dorg.bytedeco.javacpp.cachedir): " + e.getMessage(), e);
-                }
-            }
-        }
+        NativeCache.extractAll();
     }
-
-    /** Resource folder name and a class of each presets artifact whose natives {@link #extractNatives} unpacks. */
-    private static final String[][] PRESETS = {
-        {"javacpp", "org.bytedeco.javacpp.Loader"},
-        {"openblas", "org.bytedeco.openblas.global.openblas"},
-        {"cuda", "org.bytedeco.cuda.global.cudart"},
-        {"pytorch", "org.bytedeco.pytorch.global.torch"},
-    };
 
     /** The LibTorch version, e.g. {@code 2.10.0}. */
     public static String libtorchVersion() {
@@ -190,8 +171,15 @@ public final class Torch {
         return org.bytedeco.openblas.global.openblas_full.openblas_get_num_threads();
     }
 
+    /** The OpenBLAS thread count last set, or 0 if unknown (then the next set goes through). */
+    private static volatile int blasThreadsSet;
+
     private static void setBlasThreadsLoaded(int threads) {
+        if (threads == blasThreadsSet) {
+            return; // spares loading OpenBLAS's 24 MB full JNI library (openblas_full) when nothing changes
+        }
         org.bytedeco.openblas.global.openblas_full.openblas_set_num_threads(threads);
+        blasThreadsSet = threads;
     }
 
     public static boolean cudaAvailable() {

@@ -59,4 +59,39 @@ public final class TorchScriptRuntime {
             torch.setGraphExecutorOptimize(false);
         }
     }
+
+    /**
+     * TorchScript's graph executors. Which one runs a method is fixed when the method first runs (its executor is
+     * made then), so a switch applies to modules loaded (or first called) after it.
+     */
+    public enum GraphExecutor {
+        /** LibTorch's default: profiles the first runs, then runs a graph specialised to the shapes seen. */
+        PROFILING,
+        /** Runs the graph as loaded, after a few cheap passes; no profiling runs, no specialisation. */
+        SIMPLE,
+        /** The executor before the profiling one: specialises on argument properties at each call. */
+        LEGACY
+    }
+
+    /** The executor that methods run from now on get (process-wide, {@code getExecutorMode}/{@code getProfilingMode}). */
+    public static GraphExecutor graphExecutor() {
+        Torch.load();
+        if (!torch.getExecutorMode().get()) {
+            return GraphExecutor.LEGACY;
+        }
+        return torch.getProfilingMode().get() ? GraphExecutor.PROFILING : GraphExecutor.SIMPLE;
+    }
+
+    /**
+     * Chooses the executor for methods first run from now on (process-wide: LibTorch's two global flags). Methods
+     * that have run keep theirs.
+     */
+    public static void setGraphExecutor(GraphExecutor executor) {
+        if (executor == null) {
+            throw new IllegalArgumentException("executor must not be null");
+        }
+        Torch.load();
+        torch.getExecutorMode().put(executor != GraphExecutor.LEGACY);
+        torch.getProfilingMode().put(executor == GraphExecutor.PROFILING);
+    }
 }

@@ -24,16 +24,36 @@ class FreshCacheTest {
     @Test
     void twoJvmsStartingTogetherOnOneEmptyCacheBothLoadAndRunAModel(@TempDir Path dir) throws Exception {
         Path cache = dir.resolve("javacpp-cache");
+        runWorkers(dir, cache, 2);
+        assertEquals(sizeInJar("libtorch_cpu.so"), Files.size(find(cache, "libtorch_cpu.so")),
+                "libtorch_cpu.so completely extracted");
+        Path marker;
+        try (var s = Files.list(cache)) {
+            marker = s.filter(p -> p.getFileName().toString().startsWith("diffusion4j-natives-")).findFirst()
+                    .orElseThrow(() -> new AssertionError("no extraction marker in " + cache));
+        }
+        assertTrue(Files.readString(marker).contains("libtorch_cpu.so\t" + sizeInJar("libtorch_cpu.so")),
+                "the marker lists libtorch_cpu.so");
+
+        // A warm start trusts the marker only while the files it lists are there: with libtorch_cpu.so gone, the next
+        // start must extract it again before loading (else issue 17's wrong LibTorch could be loaded).
+        Files.delete(find(cache, "libtorch_cpu.so"));
+        runWorkers(dir, cache, 1);
+        assertEquals(sizeInJar("libtorch_cpu.so"), Files.size(find(cache, "libtorch_cpu.so")),
+                "libtorch_cpu.so extracted again");
+    }
+
+    private static void runWorkers(Path dir, Path cache, int count) throws Exception {
         List<Process> procs = new ArrayList<>();
         List<Path> logs = new ArrayList<>();
-        for (int i = 0; i < 2; i++) {
+        for (int i = 0; i < count; i++) {
             Path log = dir.resolve("worker" + i + ".log");
             logs.add(log);
             procs.add(new ProcessBuilder(Fixtures.javaCommand(FreshCacheWorker.class,
                     List.of("-Dorg.bytedeco.javacpp.cachedir=" + cache)))
                     .redirectErrorStream(true).redirectOutput(log.toFile()).start());
         }
-        for (int i = 0; i < 2; i++) {
+        for (int i = 0; i < count; i++) {
             Process p = procs.get(i);
             boolean done = p.waitFor(300, TimeUnit.SECONDS);
             if (!done) {
@@ -49,8 +69,6 @@ class FreshCacheTest {
             assertTrue(libs.contains(cache.toString()), "worker " + i + " mapped " + libs);
             assertFalse(libs.contains("libtorch_cpu.so.1"), "worker " + i + " mapped a system LibTorch: " + libs);
         }
-        assertEquals(sizeInJar("libtorch_cpu.so"), Files.size(find(cache, "libtorch_cpu.so")),
-                "libtorch_cpu.so completely extracted");
     }
 
     @Test

@@ -209,4 +209,31 @@ class TorchScriptModuleTest {
             TorchScriptRuntime.setGraphOptimization(before);
         }
     }
+
+    @Test
+    void eachGraphExecutorRunsAPythonModuleToPyTorchsOutput() throws Exception {
+        assertEquals(TorchScriptRuntime.GraphExecutor.PROFILING, TorchScriptRuntime.graphExecutor(), "the default");
+        try (NativeScope scope = new NativeScope(); InferenceGuard g = Torch.inferenceMode()) {
+            Tensor x = TensorFiles.read(Fixtures.python("conv_input.pt"));
+            Tensor t = TensorFiles.read(Fixtures.python("conv_timesteps.pt"));
+            float[] expected = TensorFiles.read(Fixtures.python("conv_output.pt")).toFloatArray();
+            for (TorchScriptRuntime.GraphExecutor e : TorchScriptRuntime.GraphExecutor.values()) {
+                try {
+                    TorchScriptRuntime.setGraphExecutor(e);
+                    assertEquals(e, TorchScriptRuntime.graphExecutor());
+                    try (TorchScriptModule m = TorchScriptModule.load(Fixtures.python("conv.pt"), Device.CPU)) {
+                        for (int call = 0; call < 3; call++) { // executors specialise after the first calls
+                            float[] got = m.forward(x, t).toFloatArray();
+                            for (int i = 0; i < got.length; i++) {
+                                assertEquals(expected[i], got[i], 1e-6, e + ", call " + call + ", element " + i);
+                            }
+                        }
+                    }
+                } finally {
+                    TorchScriptRuntime.setGraphExecutor(TorchScriptRuntime.GraphExecutor.PROFILING);
+                }
+            }
+        }
+        assertThrows(IllegalArgumentException.class, () -> TorchScriptRuntime.setGraphExecutor(null));
+    }
 }

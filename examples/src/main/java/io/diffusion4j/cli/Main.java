@@ -1,5 +1,6 @@
 package io.diffusion4j.cli;
 
+import io.diffusion4j.bindings.Torch;
 import java.io.PrintWriter;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -34,15 +35,56 @@ public final class Main implements Runnable {
     }
 
     public static void main(String[] args) {
-        System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
+        debugLoggingIfVerbose(args); // before the background load creates the first logger
+        Thread loader = preloadNatives(args);
+        int code = run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true));
+        if (loader != null) {
+            // a usage error can come before any native call: never exit while LibTorch's static initialisers run
+            try {
+                loader.join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        System.exit(code);
+    }
+
+    /** Commands that never touch LibTorch (or only to print a usage error first), so their start loads nothing. */
+    private static final java.util.Set<String> WITHOUT_NATIVES = java.util.Set.of("lint", "help");
+
+    /**
+     * Starts loading LibTorch (about 0.3 s of dynamic linking and static initialisers, plus JavaCPP's class loading)
+     * on a background thread, so that it overlaps with the JVM's own start, picocli's parsing and reading the model
+     * folder; the first native call waits for it ({@link Torch#load()} is synchronised). Not for commands that do
+     * not load natives, {@code --help} and {@code --version}. A failure here is ignored: the command's own first
+     * native call fails again, with the usual message and exit code.
+     *
+     * @return the loading thread, or null if none was started
+     */
+    static Thread preloadNatives(String[] args) {
+        if (args.length == 0 || WITHOUT_NATIVES.contains(args[0]) || args[0].startsWith("-")) {
+            return null;
+        }
+        for (String a : args) {
+            if (a.equals("--help") || a.equals("-h") || a.equals("--version") || a.equals("-V")) {
+                return null;
+            }
+        }
+        Thread t = new Thread(() -> {
+            try {
+                Torch.load();
+            } catch (RuntimeException | LinkageError e) {
+                // reported by the command's own first native call
+            }
+        }, "diffusion4j-load-natives");
+        t.setDaemon(true);
+        t.start();
+        return t;
     }
 
     /** Runs the CLI and returns its exit code (for tests and embedding). */
     public static int run(String[] args, PrintWriter out, PrintWriter err) {
-        boolean verbose = java.util.Arrays.asList(args).contains("--verbose");
-        if (verbose) {
-            System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "debug");
-        }
+        boolean verbose = debugLoggingIfVerbose(args);
         CommandLine cli = new CommandLine(new Main());
         cli.setOut(out);
         cli.setErr(err);
@@ -72,6 +114,14 @@ public final class Main implements Runnable {
             return EXIT_FAILURE;
         });
         return cli.execute(args);
+    }
+
+    private static boolean debugLoggingIfVerbose(String[] args) {
+        boolean verbose = java.util.Arrays.asList(args).contains("--verbose");
+        if (verbose) {
+            System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "debug");
+        }
+        return verbose;
     }
 
     private static String firstLine(Throwable ex) {

@@ -50,4 +50,16 @@ class MainTest {
         assertEquals(Main.EXIT_USAGE, none.code());
         assertTrue(none.err().contains("missing command"), none.err());
     }
+
+    @Test
+    void startsLoadingNativesInTheBackgroundOnlyForCommandsThatUseThem() throws Exception {
+        for (String[] args : new String[][] {{}, {"lint", "--model", "toy2d"}, {"--version"}, {"sample", "--help"},
+            {"help", "sample"}}) {
+            assertEquals(null, Main.preloadNatives(args), String.join(" ", args));
+        }
+        Thread loader = Main.preloadNatives(new String[] {"sample", "--model", "toy2d"});
+        assertTrue(loader != null && loader.isDaemon() && loader.getName().equals("diffusion4j-load-natives"));
+        loader.join(60_000);
+        assertEquals(false, loader.isAlive());
+    }
 }
