@@ -163,7 +163,6 @@ public final class ConsistencyDistillation {
     /** Trains {@code student} in place against {@code teacher} with {@code target} as the EMA target network. */
     double train(TrainableModel teacher, TrainableModel student, TrainableModel target, SchedulerConfig sc,
                  BatchLoader loader, Listener listener) throws IOException {
-        Students.preferPlainGraphs(student);
         teacher.train(false);
         target.train(false);
         try (NativeScope scope = new NativeScope()) {

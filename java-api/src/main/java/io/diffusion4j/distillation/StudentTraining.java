@@ -6,6 +6,7 @@ import io.diffusion4j.bindings.Optimizer;
 import io.diffusion4j.bindings.Tensor;
 import io.diffusion4j.model.TrainableModel;
 import io.diffusion4j.training.NonFiniteLossException;
+import io.diffusion4j.training.PlainGraphs;
 import io.diffusion4j.training.data.Batch;
 import io.diffusion4j.training.data.BatchLoader;
 import java.io.IOException;
@@ -43,7 +44,17 @@ final class StudentTraining {
     static double run(String what, TrainableModel student, BatchLoader loader, int steps, double learningRate,
                       double gradientClipNorm, long seed, long seedStream, Loss loss, AfterStep after)
             throws IOException {
-        Students.preferPlainGraphs(student);
+        boolean turnedOff = PlainGraphs.off(PlainGraphs.wanted(student));
+        try {
+            return train(what, student, loader, steps, learningRate, gradientClipNorm, seed, seedStream, loss, after);
+        } finally {
+            PlainGraphs.restore(turnedOff);
+        }
+    }
+
+    private static double train(String what, TrainableModel student, BatchLoader loader, int steps,
+                                double learningRate, double gradientClipNorm, long seed, long seedStream, Loss loss,
+                                AfterStep after) throws IOException {
         student.train(true);
         int tail = Math.max(1, steps / 10);
         double tailSum = 0;

@@ -9,14 +9,14 @@ import io.diffusion4j.model.TrainableModel;
  * built after a method's first calls, computes gradients that differ in the last bit from the plain plan that a
  * freshly loaded module runs). LibTorch's switch is {@code thread_local}, so it is set around each step on whichever
  * thread runs it and the caller's setting is restored afterwards ({@link #off} / {@link #restore}), the mirror image of
- * {@link TorchScriptRuntime#optimizedGraphsOn} for inference.
+ * {@link TorchScriptRuntime#optimizedGraphsOn} for inference. The distillation loops use it the same way.
  */
-final class PlainGraphs {
+public final class PlainGraphs {
     private PlainGraphs() {
     }
 
     /** Whether training {@code model} needs the plain plan: a TorchScript module on the CPU. */
-    static boolean wanted(TrainableModel model) {
+    public static boolean wanted(TrainableModel model) {
         return TrainableModel.torchScriptModule(model) != null && !model.device().isCuda();
     }
 
@@ -24,7 +24,7 @@ final class PlainGraphs {
      * Turns graph-executor optimization off on the calling thread if {@code wanted} and it is on, and says whether it
      * did, for {@link #restore}.
      */
-    static boolean off(boolean wanted) {
+    public static boolean off(boolean wanted) {
         if (!wanted || !TorchScriptRuntime.graphOptimization()) {
             return false;
         }
@@ -33,7 +33,7 @@ final class PlainGraphs {
     }
 
     /** Undoes {@link #off}: turns optimization on again if {@code turnedOff} says that call turned it off. */
-    static void restore(boolean turnedOff) {
+    public static void restore(boolean turnedOff) {
         if (turnedOff) {
             TorchScriptRuntime.setGraphOptimization(true);
         }

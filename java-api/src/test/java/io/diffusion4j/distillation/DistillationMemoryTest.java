@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.diffusion4j.bindings.Device;
 import io.diffusion4j.bindings.NativeScope;
+import io.diffusion4j.bindings.TorchScriptRuntime;
 import io.diffusion4j.model.ModelFolder;
 import io.diffusion4j.model.TrainableModel;
 import io.diffusion4j.training.data.BatchLoader;
@@ -66,6 +67,7 @@ class DistillationMemoryTest {
         ProgressiveDistillation pd = new ProgressiveDistillation(new ProgressiveDistillation.Config(8, 4, STEPS, 32,
                 1e-4, LossWeighting.TRUNCATED_SNR, 1.0, 1));
         Watch w = new Watch();
+        TorchScriptRuntime.setGraphOptimization(true);
         try (NativeScope scope = new NativeScope();
              TrainableModel teacher = toy.loadTrainable(Device.CPU);
              TrainableModel student = toy.loadTrainable(Device.CPU);
@@ -79,6 +81,8 @@ class DistillationMemoryTest {
             });
         }
         w.assertFlat("progressive distillation round");
+        // the round turns graph optimisation off for its steps only (LibTorch's per-thread switch), then restores it
+        assertTrue(TorchScriptRuntime.graphOptimization(), "the round left graph optimisation off on this thread");
     }
 
     @Test
