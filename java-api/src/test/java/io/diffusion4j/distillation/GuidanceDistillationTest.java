@@ -11,7 +11,7 @@ import io.diffusion4j.bindings.NativeScope;
 import io.diffusion4j.bindings.Tensor;
 import io.diffusion4j.bindings.TorchScriptModule;
 import io.diffusion4j.bindings.Torch;
-import io.diffusion4j.model.Denoiser;
+import io.diffusion4j.model.CountingDenoiser;
 import io.diffusion4j.model.ModelFolder;
 import io.diffusion4j.pipeline.DiffusionPipeline;
 import io.diffusion4j.pipeline.GenerationRequest;
@@ -22,7 +22,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -65,76 +64,6 @@ class GuidanceDistillationTest {
         return dir;
     }
 
-    /** A denoiser that counts forwards and the rows they ran. */
-    static final class Counting implements Denoiser {
-        final Denoiser inner;
-        final AtomicInteger forwards = new AtomicInteger();
-        final AtomicInteger rows = new AtomicInteger();
-
-        Counting(Denoiser inner) {
-            this.inner = inner;
-        }
-
-        @Override
-        public Tensor predict(Tensor sample, Tensor timesteps, Tensor classLabels) {
-            forwards.incrementAndGet();
-            rows.addAndGet((int) sample.size(0));
-            return inner.predict(sample, timesteps, classLabels);
-        }
-
-        @Override
-        public boolean takesGuidanceScale() {
-            return inner.takesGuidanceScale();
-        }
-
-        @Override
-        public Tensor predict(Tensor sample, Tensor timesteps, Tensor classLabels, Tensor guidanceScale) {
-            forwards.incrementAndGet();
-            rows.addAndGet((int) sample.size(0));
-            return inner.predict(sample, timesteps, classLabels, guidanceScale);
-        }
-
-        @Override
-        public boolean isConditional() {
-            return inner.isConditional();
-        }
-
-        @Override
-        public int numClasses() {
-            return inner.numClasses();
-        }
-
-        @Override
-        public int nullClassId() {
-            return inner.nullClassId();
-        }
-
-        @Override
-        public DType timestepDType() {
-            return inner.timestepDType();
-        }
-
-        @Override
-        public boolean declaresTimestepDType() {
-            return inner.declaresTimestepDType();
-        }
-
-        @Override
-        public DType dtype() {
-            return inner.dtype();
-        }
-
-        @Override
-        public Device device() {
-            return inner.device();
-        }
-
-        @Override
-        public void close() {
-            inner.close();
-        }
-    }
-
     /**
      * Guided DDIM-8 samples (scale 3) of a folder's model, 200 of them, 20 per class: {forwards, rows, accuracy,
      * mean squared distance to {@code reference}'s samples (or 0)}; the samples go to {@code keep[0]} when given.
@@ -148,7 +77,7 @@ class GuidanceDistillationTest {
         }
         SchedulerConfig sc = folder.schedulerConfig().toBuilder().clipSample(false).build();
         try (NativeScope scope = new NativeScope();
-             Counting d = new Counting(folder.loadDenoiser(Device.CPU, DType.FLOAT32));
+             CountingDenoiser d = new CountingDenoiser(folder.loadDenoiser(Device.CPU, DType.FLOAT32));
              DiffusionPipeline p = new DiffusionPipeline(d, Schedulers.byName("ddim", sc, 0),
                      folder.spec().sampleShape())) {
             Tensor samples = p.generate(GenerationRequest.builder().steps(steps).seed(31337).batchSize(n)
@@ -169,7 +98,7 @@ class GuidanceDistillationTest {
             if (keep != null) {
                 keep[0] = x;
             }
-            return new double[] {d.forwards.get(), d.rows.get(), correct / (double) n, sq / x.length};
+            return new double[] {d.forwards(), d.rows.get(), correct / (double) n, sq / x.length};
         }
     }
 

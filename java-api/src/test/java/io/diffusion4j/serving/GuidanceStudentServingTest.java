@@ -12,7 +12,7 @@ import io.diffusion4j.bindings.Generator;
 import io.diffusion4j.bindings.NativeScope;
 import io.diffusion4j.bindings.Tensor;
 import io.diffusion4j.bindings.TorchScriptModule;
-import io.diffusion4j.model.Denoiser;
+import io.diffusion4j.model.CountingDenoiser;
 import io.diffusion4j.model.ModelFolder;
 import io.diffusion4j.model.TorchScriptDenoiser;
 import io.diffusion4j.pipeline.GenerationRequest;
@@ -24,7 +24,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -39,7 +38,7 @@ class GuidanceStudentServingTest {
 
     private static Path dir;
     private static ModelFolder folder;
-    private static Counting student;
+    private static CountingDenoiser student;
 
     /**
      * The fixture student with its guidance-scale embedding's last layer (zero in the fixture, so that the untrained
@@ -62,7 +61,7 @@ class GuidanceStudentServingTest {
                 p.normalInPlace(g, 0, 0.1);
             }
         }
-        student = new Counting(new TorchScriptDenoiser(module, folder.spec(), DType.FLOAT32));
+        student = new CountingDenoiser(new TorchScriptDenoiser(module, folder.spec(), DType.FLOAT32));
         assertTrue(student.takesGuidanceScale());
     }
 
@@ -144,8 +143,8 @@ class GuidanceStudentServingTest {
         GenerationRequest r = GenerationRequest.builder().steps(6).seed(3).batchSize(2).classLabels(2, 7)
                 .guidanceScale(3).build();
         ModelFolder digits = ModelFolder.builtin("digits");
-        try (Counting teacher = new Counting(digits.loadDenoiser(Device.CPU, DType.FLOAT32))) {
-            for (Counting d : List.of(teacher, student)) {
+        try (CountingDenoiser teacher = new CountingDenoiser(digits.loadDenoiser(Device.CPU, DType.FLOAT32))) {
+            for (CountingDenoiser d : List.of(teacher, student)) {
                 d.reset();
                 try (BatchingEngine engine = new BatchingEngine(d, folder.spec().sampleShape(), new EngineConfig(8, 8),
                         "count")) {
@@ -156,83 +155,6 @@ class GuidanceStudentServingTest {
             assertEquals(6, student.plainForwards.get() + student.guidedForwards.get());
             assertEquals(6 * 2 * 2, teacher.rows.get(), "teacher: conditional and unconditional halves");
             assertEquals(6 * 2, student.rows.get(), "student: the batch itself");
-        }
-    }
-
-    /** A real denoiser that counts its forwards (with and without a guidance-scale input) and the rows they ran. */
-    static final class Counting implements Denoiser {
-        private final Denoiser inner;
-        final AtomicInteger plainForwards = new AtomicInteger();
-        final AtomicInteger guidedForwards = new AtomicInteger();
-        final AtomicInteger rows = new AtomicInteger();
-
-        Counting(Denoiser inner) {
-            this.inner = inner;
-        }
-
-        void reset() {
-            plainForwards.set(0);
-            guidedForwards.set(0);
-            rows.set(0);
-        }
-
-        @Override
-        public Tensor predict(Tensor sample, Tensor timesteps, Tensor classLabels) {
-            plainForwards.incrementAndGet();
-            rows.addAndGet((int) sample.size(0));
-            return inner.predict(sample, timesteps, classLabels);
-        }
-
-        @Override
-        public boolean takesGuidanceScale() {
-            return inner.takesGuidanceScale();
-        }
-
-        @Override
-        public Tensor predict(Tensor sample, Tensor timesteps, Tensor classLabels, Tensor guidanceScale) {
-            guidedForwards.incrementAndGet();
-            rows.addAndGet((int) sample.size(0));
-            return inner.predict(sample, timesteps, classLabels, guidanceScale);
-        }
-
-        @Override
-        public boolean isConditional() {
-            return inner.isConditional();
-        }
-
-        @Override
-        public int numClasses() {
-            return inner.numClasses();
-        }
-
-        @Override
-        public int nullClassId() {
-            return inner.nullClassId();
-        }
-
-        @Override
-        public DType timestepDType() {
-            return inner.timestepDType();
-        }
-
-        @Override
-        public boolean declaresTimestepDType() {
-            return inner.declaresTimestepDType();
-        }
-
-        @Override
-        public DType dtype() {
-            return inner.dtype();
-        }
-
-        @Override
-        public Device device() {
-            return inner.device();
-        }
-
-        @Override
-        public void close() {
-            inner.close();
         }
     }
 }
