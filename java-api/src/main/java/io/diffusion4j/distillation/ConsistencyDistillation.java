@@ -150,7 +150,7 @@ public final class ConsistencyDistillation {
             record.put("teacher", teacher.location());
             record.put("final_loss", loss);
             record.put("seconds", Math.round(seconds * 10) / 10.0);
-            record.put("trainer", "diffusion4j (LibTorch " + Torch.libtorchVersion() + ")");
+            record.put("trainer", StudentFolder.trainer());
             ObjectNode spec = StudentFolder.specJson(teacher);
             StudentFolder.write(out, s, studentConfig, spec,
                     (spec != null ? spec.path("name").asText("model") : "model") + "-lcm", "distillation", record,

@@ -144,7 +144,7 @@ public final class GuidanceDistillation {
             record.put("student_init", student.location());
             record.put("final_loss", loss);
             record.put("seconds", Math.round(seconds * 10) / 10.0);
-            record.put("trainer", "diffusion4j (LibTorch " + Torch.libtorchVersion() + ")");
+            record.put("trainer", StudentFolder.trainer());
             ObjectNode spec = StudentFolder.specJson(student);
             if (spec == null) {
                 spec = StudentFolder.specJson(teacher);

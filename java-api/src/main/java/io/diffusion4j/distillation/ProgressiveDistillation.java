@@ -6,7 +6,6 @@ import io.diffusion4j.bindings.DType;
 import io.diffusion4j.bindings.Device;
 import io.diffusion4j.bindings.NativeScope;
 import io.diffusion4j.bindings.Tensor;
-import io.diffusion4j.bindings.Torch;
 import io.diffusion4j.model.ModelSpec;
 import io.diffusion4j.model.ModelFolder;
 import io.diffusion4j.model.TrainableModel;
@@ -285,7 +284,7 @@ public final class ProgressiveDistillation {
                 record.put("student_steps", n);
                 record.put("final_loss", loss);
                 record.put("seconds", Math.round(seconds * 10) / 10.0);
-                record.put("trainer", "diffusion4j (LibTorch " + Torch.libtorchVersion() + ")");
+                record.put("trainer", StudentFolder.trainer());
                 StudentFolder.write(dir, s, studentScheduler(sc, n, config.studentPrediction()), sourceSpec,
                         (sourceSpec != null ? sourceSpec.path("name").asText("model") : "model") + "-" + n + "step",
                         "distillation", record, StudentFolder.ROUND_FILE, StudentFolder.JSON.writeValueAsString(record));
@@ -335,7 +334,7 @@ public final class ProgressiveDistillation {
             seconds += r.seconds();
         }
         record.put("seconds", Math.round(seconds * 10) / 10.0);
-        record.put("trainer", "diffusion4j (LibTorch " + Torch.libtorchVersion() + ")");
+        record.put("trainer", StudentFolder.trainer());
         describe(spec, teacherLocation);
         spec.set("distillation", record);
         Path tmp = out.resolve(".tmp-" + ModelSpec.FILE_NAME);

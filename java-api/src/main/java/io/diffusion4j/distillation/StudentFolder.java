@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.diffusion4j.bindings.NativeScope;
 import io.diffusion4j.bindings.Tensor;
+import io.diffusion4j.bindings.Torch;
 import io.diffusion4j.model.ModelFolder;
 import io.diffusion4j.model.ModelSpec;
 import io.diffusion4j.model.TrainableModel;
@@ -31,6 +32,11 @@ import java.util.stream.Stream;
  */
 final class StudentFolder {
     static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+    /** The {@code trainer} entry of a distillation record. */
+    static String trainer() {
+        return "diffusion4j (LibTorch " + Torch.libtorchVersion() + ")";
+    }
     /** The file that marks a completed round (written last). */
     static final String ROUND_FILE = "distillation_round.json";
 
