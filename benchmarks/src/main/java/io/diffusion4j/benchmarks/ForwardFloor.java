@@ -145,6 +145,9 @@ public final class ForwardFloor {
     }
 
     private static void loop(Variant v, Tensor x, Tensor t, Tensor labels, double seconds) {
+        java.lang.management.ThreadMXBean cpu = java.lang.management.ManagementFactory.getThreadMXBean();
+        long cpuStart = cpu.getCurrentThreadCpuTime();
+        long processStart = processCpuNanos();
         long start = System.nanoTime();
         long end = start + (long) (seconds * 1e9);
         long n = 0;
@@ -159,8 +162,19 @@ public final class ForwardFloor {
             } while (now < end);
         }
         double took = (now - start) / 1e9;
-        System.out.printf(Locale.ROOT, "%s: %d forwards in %.1f s (%.1f us each)%n", v.name(), n, took,
-                took * 1e6 / n);
+        double cpuTook = (cpu.getCurrentThreadCpuTime() - cpuStart) / 1e9;
+        double processTook = (processCpuNanos() - processStart) / 1e9;
+        // the calling thread's CPU time: at one intra-op thread the whole forward runs on it, and unlike the wall
+        // time it does not count the time the thread waited for a core on a loaded machine; the process's CPU time
+        // adds the intra-op workers (spinning or working) and the JVM's own threads
+        System.out.printf(Locale.ROOT,
+                "%s: %d forwards in %.1f s (%.1f us each) [thread cpu %.1f us each] [process cpu %.1f us each]%n",
+                v.name(), n, took, took * 1e6 / n, cpuTook * 1e6 / n, processTook * 1e6 / n);
+    }
+
+    private static long processCpuNanos() {
+        return java.lang.management.ManagementFactory.getPlatformMXBean(com.sun.management.OperatingSystemMXBean.class)
+                .getProcessCpuTime();
     }
 
     private static double maxAbsDiff(Tensor a, Tensor b) {
