@@ -1,5 +1,6 @@
 package io.diffusion4j.cli;
 
+import io.diffusion4j.bindings.StartupTrace;
 import io.diffusion4j.bindings.Torch;
 import java.io.PrintWriter;
 import picocli.CommandLine;
@@ -35,6 +36,7 @@ public final class Main implements Runnable {
     }
 
     public static void main(String[] args) {
+        StartupTrace.mark("main entered");
         debugLoggingIfVerbose(args); // before the background load creates the first logger
         Thread loader = preloadNatives(args);
         int code = run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true));
@@ -45,6 +47,11 @@ public final class Main implements Runnable {
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
+        }
+        if (StartupTrace.enabled()) {
+            StartupTrace.mark("exiting");
+            System.err.println("diffusion4j: start-up trace (ms since the process started, thread, phase ended)");
+            StartupTrace.marks().forEach(m -> System.err.println("  " + m));
         }
         System.exit(code);
     }
