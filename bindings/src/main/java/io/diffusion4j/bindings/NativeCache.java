@@ -22,9 +22,9 @@ import org.slf4j.LoggerFactory;
  * remembering a complete extraction so that a warm start skips JavaCPP's jar-against-cache comparison, and keeping
  * a CPU build from probing for CUDA libraries. See {@link Torch#extractNatives()} for why extraction comes first.
  *
- * <p>The marker: after a complete extraction, a file {@code diffusion4j-natives-<checksums>-<length>.txt} in JavaCPP's cache
- * folder records the jars it came from (path, size, modification time: the checksums in its name are of these) and every
- * extracted file with its size (folders with -1: they only have to exist; JavaCPP's library links are left out). A later start whose jars are the same and whose files are all there at those sizes
+ * <p>The marker: after a complete extraction, a file {@code diffusion4j-natives-<checksums>-<length>.txt} in
+ * JavaCPP's cache folder records the jars it came from (path, size, modification time: the checksums in its name are
+ * of these) and every extracted file with its size (folders with -1: they only have to exist; JavaCPP's library links are left out). A later start whose jars are the same and whose files are all there at those sizes
  * skips extraction; a rebuilt or replaced jar has another identity, so the next start extracts and checks again.
  * JavaCPP itself still checks each library it loads against its jar entry.
  */
@@ -120,8 +120,9 @@ final class NativeCache {
     /**
      * The marker's name: two 32-bit checksums of the identity (CRC-32C and CRC-32, each of the bytes). Not a
      * cryptographic digest: the marker holds the whole identity and {@link #markerHolds} compares it, so a collision
-     * only costs one extraction check; and {@code MessageDigest}'s security providers took 50-150 ms of the start
-     * (BENCHMARKS.md, issue 20, third pass).
+     * only costs one extraction check; and a first {@code MessageDigest.getInstance("SHA-256")} (its security
+     * providers) took 150-320 ms against 11-44 ms for the checksums, cold, on the loaded 2-core machine (BENCHMARKS.md,
+     * issue 20, third pass).
      */
     private static Path markerFile(String identity) {
         byte[] bytes = identity.getBytes(StandardCharsets.UTF_8);

@@ -17,6 +17,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -31,6 +33,8 @@ import org.junit.jupiter.api.io.TempDir;
 class LauncherTest {
     private static final String JAR = System.getProperty("d4j.cli.jar");
     private static final String LAUNCHER = System.getProperty("d4j.launcher");
+    /** A line of the start-up trace: milliseconds, thread, phase. */
+    private static final Pattern MARK = Pattern.compile("^\\s+([0-9.]+) ms  (\\S+)\\s+(.+)$");
 
     @TempDir
     Path root;
@@ -60,7 +64,8 @@ class LauncherTest {
 
         // the first good run writes its file and records the archive
         Path first = root.resolve("first.pt");
-        Run recorded = launch(Map.of(), "sample", "--model", "toy2d", "--steps", "1", "--save-tensor", first.toString());
+        Run recorded = launch(Map.of(), "sample", "--model", "toy2d", "--steps", "1",
+                "--save-tensor", first.toString());
         assertEquals(0, recorded.code(), recorded.output());
         assertSample(first);
         assertTrue(Files.size(archive) > 1_000_000, "an AppCDS archive after the first run");
@@ -69,12 +74,13 @@ class LauncherTest {
         // the next run maps it: the CLI's own classes come from the archive
         Path classes = root.resolve("classes-archive.log");
         Path second = root.resolve("second.pt");
-        Run mapped = launch(Map.of("DIFFUSION4J_JAVA_OPTS", classLog(classes)),
+        Run mapped = launch(Map.of("DIFFUSION4J_JAVA_OPTS", classLog(classes) + " -Ddiffusion4j.trace.startup=true"),
                 "sample", "--model", "toy2d", "--steps", "1", "--save-tensor", second.toString());
         assertEquals(0, mapped.code(), mapped.output());
         assertSample(second);
         assertTrue(Files.readString(classes).contains("io.diffusion4j.cli.Main source: shared objects file"),
                 "Main loaded from the archive");
+        assertTimeline(mapped.output());
 
         // DIFFUSION4J_CDS=off: the archive is there but not used, and left as it was
         long stamp = Files.getLastModifiedTime(archive).toMillis();
@@ -128,6 +134,29 @@ class LauncherTest {
         assertFalse(serve.contains("-XX:TieredStopAtLevel=1"), "serve keeps the full JIT: " + serve);
         launch(env, "bench", "--model", "toy2d");
         assertFalse(Files.readAllLines(record).contains("-XX:TieredStopAtLevel=1"), "bench keeps the full JIT");
+    }
+
+    /** The start-up trace: every phase once, after the process started, main first and the exit last. */
+    private static void assertTimeline(String output) {
+        List<String> phases = new ArrayList<>();
+        for (String line : output.lines().toList()) {
+            Matcher m = MARK.matcher(line);
+            if (m.matches()) {
+                double ms = Double.parseDouble(m.group(1));
+                assertTrue(ms > 0 && ms < 120_000, "milliseconds since the process started: " + line);
+                phases.add(m.group(3).strip());
+            }
+        }
+        assertTrue(output.contains("start-up trace"), output);
+        assertEquals("main entered", phases.get(0), phases.toString());
+        assertEquals("exiting", phases.get(phases.size() - 1), phases.toString());
+        for (String phase : List.of("Torch.load entered", "LibTorch loaded (preloads, libjnitorch, JNI_OnLoad)",
+                "command line parsed", "probe forward (the model takes its sample shape)", "generated (1 step(s))",
+                "output written")) {
+            assertEquals(1, phases.stream().filter(phase::equals).count(), phase + " in " + phases);
+        }
+        assertTrue(phases.indexOf("LibTorch loaded (preloads, libjnitorch, JNI_OnLoad)")
+                < phases.indexOf("probe forward (the model takes its sample shape)"), phases.toString());
     }
 
     private static String classLog(Path file) {

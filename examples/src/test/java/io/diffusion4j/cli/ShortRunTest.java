@@ -57,7 +57,8 @@ class ShortRunTest {
     private float[] sample(String model, int steps, String extra, String name) throws Exception {
         Path file = dir.resolve(name);
         java.util.List<String> args = new java.util.ArrayList<>(java.util.List.of("sample", "--model", model,
-                "--scheduler", "ddim", "--steps", String.valueOf(steps), "--batch", "4", "--seed", "11", "--threads", "1",
+                "--scheduler", "ddim", "--steps", String.valueOf(steps), "--batch", "4", "--seed", "11",
+                "--threads", "1",
                 "--save-tensor", file.toString(), "--out", dir.resolve(name + ".png").toString()));
         if (!extra.isEmpty()) {
             args.addAll(java.util.List.of(extra.split(",")));
