@@ -10,10 +10,7 @@ import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import org.bytedeco.javacpp.Loader;
@@ -25,9 +22,9 @@ import org.slf4j.LoggerFactory;
  * remembering a complete extraction so that a warm start skips JavaCPP's jar-against-cache comparison, and keeping
  * a CPU build from probing for CUDA libraries. See {@link Torch#extractNatives()} for why extraction comes first.
  *
- * <p>The marker: after a complete extraction, a file {@code diffusion4j-natives-<hash>.txt} in JavaCPP's cache
- * folder records the jars it came from (path, size, modification time: the hash in its name is of these) and every
- * extracted file with its size (folders with -1: they only have to exist; JavaCPP's library links are left out). A later start whose jars are the same and whose files are all there at those sizes
+ * <p>The marker: after a complete extraction, a file {@code diffusion4j-natives-<checksums>-<length>.txt} in
+ * JavaCPP's cache folder records the jars it came from (path, size, modification time: the checksums in its name are
+ * of these) and every extracted file with its size (folders with -1: they only have to exist; JavaCPP's library links are left out). A later start whose jars are the same and whose files are all there at those sizes
  * skips extraction; a rebuilt or replaced jar has another identity, so the next start extracts and checks again.
  * JavaCPP itself still checks each library it loads against its jar entry.
  */
@@ -54,8 +51,10 @@ final class NativeCache {
 
     static void extractAll() {
         List<Folder> folders = folders();
+        StartupTrace.mark("presets resource folders found");
         String identity = identity(folders);
         Path marker = identity == null ? null : markerFile(identity);
+        StartupTrace.mark("cache marker named");
         if (marker != null && markerHolds(marker, identity)) {
             return;
         }
@@ -78,6 +77,7 @@ final class NativeCache {
 
     private static List<Folder> folders() {
         String platform = Loader.getPlatform();
+        StartupTrace.mark("JavaCPP Loader initialised (platform)");
         List<Folder> out = new ArrayList<>();
         for (String[] preset : PRESETS) {
             Class<?> owner;
@@ -117,12 +117,23 @@ final class NativeCache {
         return sb.length() == 0 ? null : sb.toString();
     }
 
+    /**
+     * The marker's name: two 32-bit checksums of the identity (CRC-32C and CRC-32, each of the bytes). Not a
+     * cryptographic digest: the marker holds the whole identity and {@link #markerHolds} compares it, so a collision
+     * only costs one extraction check; and a first {@code MessageDigest.getInstance("SHA-256")} (its security
+     * providers) took 150-320 ms against 11-44 ms for the checksums, cold, on the loaded 2-core machine (BENCHMARKS.md,
+     * issue 20, third pass).
+     */
     private static Path markerFile(String identity) {
+        byte[] bytes = identity.getBytes(StandardCharsets.UTF_8);
+        java.util.zip.CRC32C c = new java.util.zip.CRC32C();
+        c.update(bytes);
+        java.util.zip.CRC32 d = new java.util.zip.CRC32();
+        d.update(bytes);
         try {
-            byte[] h = MessageDigest.getInstance("SHA-256").digest(identity.getBytes(StandardCharsets.UTF_8));
-            return Loader.getCacheDir().toPath()
-                    .resolve("diffusion4j-natives-" + HexFormat.of().formatHex(h, 0, 12) + ".txt");
-        } catch (IOException | NoSuchAlgorithmException e) {
+            return Loader.getCacheDir().toPath().resolve(String.format("diffusion4j-natives-%08x%08x-%d.txt",
+                    c.getValue(), d.getValue(), bytes.length));
+        } catch (IOException e) {
             return null; // no cache folder yet: extraction below makes it, or fails with its own message
         }
     }

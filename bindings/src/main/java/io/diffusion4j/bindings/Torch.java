@@ -22,12 +22,16 @@ public final class Torch {
             synchronized (Torch.class) {
                 if (!loaded) {
                     try {
+                        StartupTrace.mark("Torch.load entered");
                         extractNatives();
+                        StartupTrace.mark("natives extracted (cache marker checked)");
                         if (!isGpuBuild()) {
                             NativeCache.skipCudaPreloads(Loader.loadProperties(torch.class, Loader.loadProperties(), true)
                                     .get("platform.preload"));
                         }
+                        StartupTrace.mark("presets properties read");
                         Loader.load(torch.class);
+                        StartupTrace.mark("LibTorch loaded (preloads, libjnitorch, JNI_OnLoad)");
                         String blasEnv = System.getenv("OPENBLAS_NUM_THREADS");
                         if (blasEnv == null) {
                             setBlasThreadsLoaded(1); // see setThreads

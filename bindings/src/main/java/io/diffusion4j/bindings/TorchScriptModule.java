@@ -115,6 +115,7 @@ public final class TorchScriptModule implements AutoCloseable {
         try (PointerScope ignored = new PointerScope()) {
             JitModule m = torch.load(file.toString(), new org.bytedeco.pytorch.DeviceOptional(device.toNative()), false);
             m.eval();
+            StartupTrace.mark("torch::jit::load " + sourceName);
             return new TorchScriptModule(m, sourceName, device);
         } catch (RuntimeException e) {
             throw new ModelLoadException(sourceName + ": " + NativeErrors.explainModuleLoad(e), e);
@@ -168,7 +169,9 @@ public final class TorchScriptModule implements AutoCloseable {
             // forward fails ("Couldn't find method: 'forward' on class ...Linear"; checked here): freeze with it on
             boolean turnedOn = TorchScriptRuntime.optimizedGraphsOn();
             try {
-                return new TorchScriptModule(torch.freeze(m), source, device);
+                TorchScriptModule frozen = new TorchScriptModule(torch.freeze(m), source, device);
+                StartupTrace.mark("torch::jit::freeze");
+                return frozen;
             } finally {
                 TorchScriptRuntime.restoreGraphOptimization(turnedOn);
                 if (training) {

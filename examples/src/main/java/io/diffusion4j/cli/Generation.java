@@ -1,6 +1,7 @@
 package io.diffusion4j.cli;
 
 import io.diffusion4j.bindings.NativeScope;
+import io.diffusion4j.bindings.StartupTrace;
 import io.diffusion4j.bindings.Tensor;
 import io.diffusion4j.bindings.TensorFiles;
 import io.diffusion4j.bindings.Torch;
@@ -37,6 +38,7 @@ final class Generation {
     /** Builds the request from the options plus {@code extra}, runs it, writes outputs; returns the exit code. */
     static int run(GenerationOptions o, Path outOrNull, PrintWriter stdout, PrintWriter stderr,
                    Customizer extra) throws IOException {
+        StartupTrace.mark("command line parsed");
         if (o.threads != null) {
             if (o.threads < 1) {
                 throw new UsageException("--threads must be >= 1, got " + o.threads);
@@ -56,6 +58,7 @@ final class Generation {
         } catch (io.diffusion4j.model.ModelNotFoundException e) {
             throw new UsageException("--model: " + e.getMessage());
         }
+        StartupTrace.mark("model folder read (" + folder.location() + ")");
         SchedulerConfig config = folder.schedulerConfig();
         if (config == null) {
             throw new UsageException(folder.location() + " has no scheduler_config.json: it is not a denoiser");
@@ -101,6 +104,7 @@ final class Generation {
                 elements *= d;
             }
             Torch.setThreads(Torch.defaultThreads(Math.max(1, elements))); // one thread for small forwards (measured)
+            StartupTrace.mark("threads set (the natives are loaded)");
         }
         if (spec == null && sampleShape != null) {
             // a folder without diffusion4j.json: what the options say (the model's signature it reads itself)
@@ -120,8 +124,11 @@ final class Generation {
             throw new UsageException((o.saveLatent != null ? "--save-latent" : "--tiled-decode") + " applies to latent "
                     + "models (a diffusers folder with vae/ or vqvae/); " + folder.location() + " is a pixel-space model");
         }
-        try (NativeScope scope = new NativeScope();
-             Denoiser denoiser = folder.loadDenoiser(o.device(), o.dtype(), o.scriptMode());
+        long modelEvaluations = scheduler instanceof AdaptiveScheduler ? -1
+                : scheduler instanceof HeunScheduler ? 2L * steps - 1 : steps;
+        try (ShortRun run = ShortRun.choose(o.freeze, modelEvaluations);
+             NativeScope scope = new NativeScope();
+             Denoiser denoiser = folder.loadDenoiser(o.device(), o.dtype(), run.scriptMode());
              Autoencoder autoencoder = latentModel == null ? null : latentModel.load(o.device(), o.dtype());
              LatentDiffusionPipeline latent = autoencoder == null ? null
                      : new LatentDiffusionPipeline(denoiser, scheduler, sampleShape, autoencoder, o.tiledDecode);
@@ -170,6 +177,7 @@ final class Generation {
             } catch (IllegalArgumentException e) {
                 throw new UsageException(e.getMessage());
             }
+            StartupTrace.mark("generated (" + steps + " step(s))");
             Tensor finalLatent = null;
             if (latent != null) {
                 finalLatent = result;
@@ -194,6 +202,7 @@ final class Generation {
                 stdout.println("wrote " + out + " (" + images.size() + " image(s), " + result.size(result.dim() - 1)
                         + "x" + result.size(result.dim() - 2) + ")");
             }
+            StartupTrace.mark("output written");
             String work = scheduler instanceof AdaptiveScheduler ? "adaptive solver, " + evaluations[0]
                     + " model evaluations" : steps + " " + scheduler.name() + " steps"
                     + (scheduler instanceof HeunScheduler ? " (" + (2 * steps - 1) + " model evaluations)" : "");

@@ -85,9 +85,11 @@ final class GenerationOptions {
             + "elements < 1024, else up to 2; OpenBLAS stays at 1).")
     Integer threads;
 
-    @Option(names = "--no-freeze", description = "Run a TorchScript model as loaded instead of a frozen copy "
-            + "(torch.jit.freeze; the default: same outputs, faster forward).")
-    boolean noFreeze;
+    @Option(names = "--freeze", negatable = true, description = "Run a TorchScript model as a frozen copy "
+            + "(torch.jit.freeze) or, with --no-freeze, as loaded. Default: frozen for runs of more than "
+            + ShortRun.MAX_EVALUATIONS + " model evaluations; shorter runs start faster as loaded, on TorchScript's "
+            + "simple executor (the same outputs either way).")
+    Boolean freeze;
 
     @Option(names = "--save-tensor", paramLabel = "FILE",
             description = "Also write the final samples as a tensor file (what Python's torch.load reads).")
@@ -139,10 +141,6 @@ final class GenerationOptions {
         String tag = ".shard-" + shard[0] + "-of-" + shard[1];
         String sharded = dot > 0 ? name.substring(0, dot) + tag + name.substring(dot) : name + tag;
         return file.resolveSibling(sharded);
-    }
-
-    io.diffusion4j.model.ScriptMode scriptMode() {
-        return noFreeze ? io.diffusion4j.model.ScriptMode.PLAIN : io.diffusion4j.model.ScriptMode.FROZEN;
     }
 
     Device device() {

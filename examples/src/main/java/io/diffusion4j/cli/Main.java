@@ -1,7 +1,9 @@
 package io.diffusion4j.cli;
 
+import io.diffusion4j.bindings.StartupTrace;
 import io.diffusion4j.bindings.Torch;
 import java.io.PrintWriter;
+import java.util.List;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -10,12 +12,18 @@ import picocli.CommandLine.Option;
 @Command(name = "diffusion4j",
         mixinStandardHelpOptions = true,
         versionProvider = VersionProvider.class,
-        description = "Diffusion models on LibTorch: sample, noise and fine-tune PyTorch-trained denoisers.",
-        subcommands = {InfoCommand.class, SampleCommand.class, Img2ImgCommand.class, InpaintCommand.class,
-            BenchCommand.class, ServeCommand.class, TrainCommand.class, DistillCommand.class, LintCommand.class,
-            InspectCommand.class, TuneScheduleCommand.class, EvaluateCommand.class,
-            CommandLine.HelpCommand.class})
+        description = "Diffusion models on LibTorch: sample, noise and fine-tune PyTorch-trained denoisers.")
 public final class Main implements Runnable {
+
+    /**
+     * The subcommands, in the order help lists them. Only the one a command line names is built (see
+     * {@link #commandLine}): picocli's model of all of them took about twice as long to build as one (BENCHMARKS.md,
+     * issue 20, third pass).
+     */
+    static final List<Class<?>> COMMANDS = List.of(InfoCommand.class, SampleCommand.class, Img2ImgCommand.class,
+            InpaintCommand.class, BenchCommand.class, ServeCommand.class, TrainCommand.class, DistillCommand.class,
+            LintCommand.class, InspectCommand.class, TuneScheduleCommand.class, EvaluateCommand.class,
+            CommandLine.HelpCommand.class);
 
     /** Exit code for a usage error (unknown option, bad value). */
     public static final int EXIT_USAGE = 2;
@@ -35,6 +43,7 @@ public final class Main implements Runnable {
     }
 
     public static void main(String[] args) {
+        StartupTrace.mark("main entered");
         debugLoggingIfVerbose(args); // before the background load creates the first logger
         Thread loader = preloadNatives(args);
         int code = run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true));
@@ -45,6 +54,11 @@ public final class Main implements Runnable {
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
+        }
+        if (StartupTrace.enabled()) {
+            StartupTrace.mark("exiting");
+            System.err.println("diffusion4j: start-up trace (ms since the process started, thread, phase ended)");
+            StartupTrace.marks().forEach(m -> System.err.println("  " + m));
         }
         System.exit(code);
     }
@@ -85,7 +99,7 @@ public final class Main implements Runnable {
     /** Runs the CLI and returns its exit code (for tests and embedding). */
     public static int run(String[] args, PrintWriter out, PrintWriter err) {
         boolean verbose = debugLoggingIfVerbose(args);
-        CommandLine cli = new CommandLine(new Main());
+        CommandLine cli = commandLine(args);
         cli.setOut(out);
         cli.setErr(err);
         cli.setParameterExceptionHandler((ex, a) -> {
@@ -114,6 +128,27 @@ public final class Main implements Runnable {
             return EXIT_FAILURE;
         });
         return cli.execute(args);
+    }
+
+    /**
+     * The command line for {@code args}: with only the subcommand that {@code args[0]} names, or with all of them
+     * (for help, a usage error naming no command, an option before the command).
+     */
+    static CommandLine commandLine(String[] args) {
+        CommandLine cli = new CommandLine(new Main());
+        Class<?> named = null;
+        if (args.length > 0 && !args[0].equals("help")) {
+            for (Class<?> c : COMMANDS) {
+                if (c.getAnnotation(Command.class).name().equals(args[0])) {
+                    named = c;
+                    break;
+                }
+            }
+        }
+        for (Class<?> c : named != null ? List.of(named) : COMMANDS) {
+            cli.addSubcommand(c);
+        }
+        return cli;
     }
 
     private static boolean debugLoggingIfVerbose(String[] args) {

@@ -30,6 +30,27 @@ class MainTest {
     }
 
     @Test
+    void buildsOnlyTheNamedCommand() {
+        assertEquals(java.util.Set.of("sample"), Main.commandLine(new String[] {"sample", "--model", "toy2d"})
+                .getSubcommands().keySet());
+        assertEquals(java.util.Set.of("tune-schedule"), Main.commandLine(new String[] {"tune-schedule", "--help"})
+                .getSubcommands().keySet());
+        java.util.List<String> all = java.util.List.of("info", "sample", "img2img", "inpaint", "bench", "serve", "train",
+                "distill", "lint", "inspect", "tune-schedule", "evaluate", "help");
+        for (String[] args : new String[][] {{}, {"--help"}, {"help", "sample"}, {"frobnicate"}, {"--verbose", "info"}}) {
+            assertEquals(all, java.util.List.copyOf(Main.commandLine(args).getSubcommands().keySet()),
+                    String.join(" ", args));
+        }
+        Result help = run("--help");
+        for (String name : all) {
+            assertTrue(help.out().contains("  " + name + " "), name + " in\n" + help.out());
+        }
+        Result sub = run("help", "sample");
+        assertEquals(0, sub.code(), sub.err());
+        assertTrue(sub.out().contains("Usage: diffusion4j sample"), sub.out());
+    }
+
+    @Test
     void helpOnEveryCommand() {
         assertEquals(0, run("--help").code());
         Result r = run("info", "--help");

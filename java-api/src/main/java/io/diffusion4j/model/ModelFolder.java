@@ -341,6 +341,7 @@ public final class ModelFolder {
                 d.close();
                 throw e;
             }
+            io.diffusion4j.bindings.StartupTrace.mark("probe forward (the model takes its sample shape)");
         }
         return d;
     }
