@@ -19,7 +19,9 @@ import io.diffusion4j.training.data.Batch;
 import io.diffusion4j.training.data.BatchLoader;
 import io.diffusion4j.training.data.Dataset;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.SplittableRandom;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -221,7 +223,18 @@ public final class ConsistencyDistillation {
             record.put("final_loss", loss);
             record.put("seconds", Math.round(seconds * 10) / 10.0);
             record.put("trainer", StudentFolder.trainer());
+            // the final folder replaces out as a whole: keep the snapshots written into it during training
+            Path snapshotDir = out.resolve(SNAPSHOT_DIR);
+            Path kept = null;
+            if (Files.isDirectory(snapshotDir)) {
+                kept = Files.createTempDirectory(out.toAbsolutePath().getParent(), ".snapshots-");
+                Files.move(snapshotDir, kept.resolve(SNAPSHOT_DIR), StandardCopyOption.ATOMIC_MOVE);
+            }
             StudentFolder.write(out, s, studentConfig, spec, name, "distillation", record, null, null);
+            if (kept != null) {
+                Files.move(kept.resolve(SNAPSHOT_DIR), snapshotDir, StandardCopyOption.ATOMIC_MOVE);
+                Files.delete(kept);
+            }
             LOG.info("consistency distillation: {} steps, final loss {}, {} s", config.steps(), loss, seconds);
         }
         return loss;
