@@ -198,6 +198,13 @@ public final class ConsistencyDistillation {
                 spec.put(ModelSpec.DISTILLED_GUIDANCE_KEY, config.guidanceScale());
             }
         }
+        if (spec != null) {
+            spec.put("description", "Consistency-distillation (LCM) student of " + teacher.location()
+                    + " (LCMScheduler, " + config.sampleSteps() + " steps by default, original_inference_steps "
+                    + config.originalSteps() + (config.guidanceScale() > 0 ? "; classifier-free guidance scale "
+                    + config.guidanceScale() + " distilled in, one forward per step" : "") + "). Teacher: "
+                    + spec.path("description").asText(""));
+        }
         String name = (spec != null ? spec.path("name").asText("model") : "model") + "-lcm";
         long t0 = System.nanoTime();
         double loss;

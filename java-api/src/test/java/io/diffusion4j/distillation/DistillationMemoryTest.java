@@ -97,4 +97,20 @@ class DistillationMemoryTest {
         }
         w.assertFlat("consistency distillation");
     }
+
+    @Test
+    void guidedConsistencyDistillationStaysFlat() throws IOException {
+        Path data = GuidanceDistillationTest.copyResource("io/diffusion4j/reference/training/digits_data.pt",
+                tmp.resolve("x.pt"));
+        Path labels = GuidanceDistillationTest.copyResource("io/diffusion4j/reference/training/digits_labels.pt",
+                tmp.resolve("y.pt"));
+        ConsistencyDistillation cd = new ConsistencyDistillation(new ConsistencyDistillation.Config(50, 4, STEPS, 4,
+                1e-4, 0.95, 1.0, 1).withGuidanceScale(3));
+        Watch w = new Watch();
+        try (NativeScope scope = new NativeScope()) {
+            cd.run(ModelFolder.builtin("digits-v"), TensorFileDataset.read(data, labels), tmp.resolve("guided"),
+                    Device.CPU, (step, loss) -> w.after(step));
+        }
+        w.assertFlat("guided consistency distillation");
+    }
 }
