@@ -237,10 +237,14 @@ public final class ConsistencyDistillation {
                 kept = Files.createTempDirectory(out.toAbsolutePath().getParent(), ".snapshots-");
                 Files.move(snapshotDir, kept.resolve(SNAPSHOT_DIR), StandardCopyOption.ATOMIC_MOVE);
             }
-            StudentFolder.write(out, s, studentConfig, spec, name, "distillation", record, null, null);
-            if (kept != null) {
-                Files.move(kept.resolve(SNAPSHOT_DIR), snapshotDir, StandardCopyOption.ATOMIC_MOVE);
-                Files.delete(kept);
+            try {
+                StudentFolder.write(out, s, studentConfig, spec, name, "distillation", record, null, null);
+            } finally {
+                if (kept != null) {  // back into out, whether the student was written or not
+                    Files.createDirectories(out);
+                    Files.move(kept.resolve(SNAPSHOT_DIR), snapshotDir, StandardCopyOption.ATOMIC_MOVE);
+                    Files.delete(kept);
+                }
             }
             LOG.info("consistency distillation: {} steps, final loss {}, {} s", config.steps(), loss, seconds);
         }
