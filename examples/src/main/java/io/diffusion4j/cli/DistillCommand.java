@@ -33,7 +33,9 @@ import picocli.CommandLine.Spec;
                 + "teacher (scale W) into them, one forward per step (Meng et al. 2023).",
             "consistency (Song et al. 2023 / LCM): a consistency function f = c_skip x + c_out x0 trained against "
                 + "one DDIM step of the teacher on --original-steps timesteps, with an EMA target network; sampled "
-                + "with LCMScheduler in --steps-to steps.",
+                + "with LCMScheduler in --steps-to steps; --guidance W makes the teacher's step classifier-free guided "
+                + "(scale W), so the student samples guided in one forward per step (Luo et al. 2023); "
+                + "--snapshot-every N also writes the student every N steps to out/snapshots/step-N.",
             "guidance (Meng et al. 2023): --student, a model whose forward takes (sample, timestep, class_labels, "
                 + "guidance_scale), learns the teacher's classifier-free guided prediction for guidance scales in "
                 + "--guidance-range, so a guided step costs one forward instead of two; sampled with DDIM in "
@@ -66,9 +68,15 @@ final class DistillCommand implements Callable<Integer> {
     String studentPrediction;
 
     @Option(names = "--guidance", paramLabel = "W",
-            description = "progressive: distil the classifier-free guided teacher uncond + W (cond - uncond) into the "
-                    + "students (a class-conditional teacher with a null class, --labels); sampled without --guidance.")
+            description = "progressive, consistency: distil the classifier-free guided teacher uncond + W (cond - uncond) "
+                    + "into the students (a class-conditional teacher with a null class, --labels); sampled without "
+                    + "--guidance.")
     Double guidance;
+
+    @Option(names = "--snapshot-every", paramLabel = "N", defaultValue = "0",
+            description = "consistency: also write the student every N optimizer steps to out/snapshots/step-N "
+                    + "(default: ${DEFAULT-VALUE} = never).")
+    int snapshotEvery;
 
     @Option(names = "--original-steps", paramLabel = "N", defaultValue = "50",
             description = "consistency: the teacher's DDIM grid (LCMScheduler original_inference_steps; default: "
@@ -142,9 +150,15 @@ final class DistillCommand implements Callable<Integer> {
         if (!m.equals("progressive") && !m.equals("consistency") && !m.equals("guidance")) {
             throw new UsageException("--method must be progressive, consistency or guidance, got '" + method + "'");
         }
-        if (!m.equals("progressive") && (studentPrediction != null || guidance != null)) {
-            throw new UsageException((studentPrediction != null ? "--student-prediction" : "--guidance")
-                    + " applies to --method progressive only");
+        if (!m.equals("progressive") && studentPrediction != null) {
+            throw new UsageException("--student-prediction applies to --method progressive only");
+        }
+        if (m.equals("guidance") && guidance != null) {
+            throw new UsageException("--guidance applies to --method progressive or consistency (guidance trains "
+                    + "--guidance-range)");
+        }
+        if (!m.equals("consistency") && snapshotEvery != 0) {
+            throw new UsageException("--snapshot-every applies to --method consistency only");
         }
         ModelFolder studentInit = null;
         if (m.equals("guidance")) {
@@ -236,7 +250,7 @@ final class DistillCommand implements Callable<Integer> {
                 ConsistencyDistillation.Config config;
                 try {
                     config = new ConsistencyDistillation.Config(originalSteps, stepsTo, steps, batch, lr, ema, clipGrad,
-                            seed);
+                            seed, guidance == null ? 0 : guidance, snapshotEvery);
                 } catch (IllegalArgumentException e) {
                     throw new UsageException(e.getMessage());
                 }

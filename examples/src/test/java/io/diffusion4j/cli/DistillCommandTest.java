@@ -167,7 +167,16 @@ class DistillCommandTest {
                 "--student-prediction", "x1", "--data", data, "--out", out),
                 "--student-prediction must be epsilon, v_prediction (v) or sample (x0), got 'x1'");
         assertUsageError(run("distill", "--teacher", "toy2d", "--method", "consistency", "--steps-to", "4",
-                "--guidance", "3", "--data", data, "--out", out), "--guidance applies to --method progressive only");
+                "--guidance", "3", "--data", data, "--out", out), "is not class-conditional with a null class");
+        assertUsageError(run("distill", "--teacher", "toy2d", "--method", "guidance", "--steps-to", "4",
+                "--guidance", "3", "--student", "toy2d", "--data", data, "--out", out),
+                "--guidance applies to --method progressive or consistency");
+        assertUsageError(run("distill", "--teacher", "toy2d", "--method", "progressive", "--steps-to", "4",
+                "--snapshot-every", "10", "--data", data, "--out", out),
+                "--snapshot-every applies to --method consistency only");
+        assertUsageError(run("distill", "--teacher", "toy2d", "--method", "consistency", "--steps-to", "4",
+                "--snapshot-every", "-1", "--data", data, "--out", out),
+                "snapshot interval must be >= 0 (0 = none), got -1");
         assertUsageError(run("distill", "--teacher", "toy2d", "--method", "progressive", "--steps-to", "4",
                 "--guidance", "3", "--data", data, "--out", out), "is not class-conditional with a null class");
         assertUsageError(run("distill", "--teacher", "toy2d", "--method", "progressive", "--steps-to", "4",

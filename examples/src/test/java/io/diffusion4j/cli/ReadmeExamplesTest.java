@@ -157,6 +157,33 @@ class ReadmeExamplesTest {
     }
 
     /**
+     * The built-in few-step student of README "Few-step generation": {@code sample --model digits-4step --class 3
+     * --batch 16} runs its own LCMScheduler (4 steps, guidance 3 distilled in) without warnings and gives threes;
+     * {@code --guidance} on it is a usage error that names the distilled scale.
+     */
+    @Test
+    void theBuiltinDigitsFourStepStudentSamplesGuidedDigitsWithoutGuidance() throws Exception {
+        Path png = tmp.resolve("threes.png");
+        Path tensor = tmp.resolve("threes.pt");
+        String[] r = run("sample", "--model", "digits-4step", "--class", "3", "--batch", "16", "--out",
+                png.toString(), "--save-tensor", tensor.toString());
+        assertEquals("0", r[0], r[1] + r[2]);
+        assertTrue(r[2].isEmpty(), "no warnings for the built-in config: " + r[2]);
+        assertTrue(Files.size(png) > 0);
+        try (NativeScope scope = new NativeScope()) {
+            int[] labels = new int[16];
+            java.util.Arrays.fill(labels, 3);
+            double acc = accuracy(TensorFiles.read(tensor), labels);
+            System.out.printf("README digits-4step: %.1f%% of 16 recognised as 3%n", acc * 100);
+            assertTrue(acc >= 0.9, "digits-4step: " + acc);
+        }
+        r = run("sample", "--model", "digits-4step", "--class", "3", "--guidance", "3", "--batch", "2", "--out",
+                png.toString());
+        assertEquals("2", r[0], r[1] + r[2]);
+        assertTrue(r[2].contains("distilled_guidance_scale"), r[2]);
+    }
+
+    /**
      * README commands no other CLI test runs successfully, made cheap (few steps): the SDE solver and Euler ancestral
      * on Karras sigmas from "Other commands", and training with {@code --accumulate} from "Training".
      */

@@ -9,6 +9,7 @@ import io.diffusion4j.bindings.NativeScope;
 import io.diffusion4j.bindings.Tensor;
 import io.diffusion4j.bindings.Torch;
 import io.diffusion4j.model.ModelFolder;
+import io.diffusion4j.model.ModelSpec;
 import io.diffusion4j.model.TrainableModel;
 import io.diffusion4j.scheduler.LcmScheduler;
 import io.diffusion4j.scheduler.PredictionType;
@@ -18,7 +19,9 @@ import io.diffusion4j.training.data.Batch;
 import io.diffusion4j.training.data.BatchLoader;
 import io.diffusion4j.training.data.Dataset;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.SplittableRandom;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -36,6 +39,16 @@ import org.slf4j.LoggerFactory;
  * ({@code decay}, as LCM's 0.95). The result is written as a model folder whose {@code scheduler_config.json} is an
  * {@code LCMScheduler} with the same {@code original_inference_steps} and {@code timestep_scaling}. No mid-run
  * checkpoints: an interrupted run starts again. Not thread-safe.
+ *
+ * <p>Guided consistency distillation (LCM, Luo et al. 2023, section 4.2): with {@link Config#guidanceScale()}
+ * {@code w > 0} the teacher's DDIM step uses the classifier-free guided prediction {@code uncond + w (cond - uncond)}
+ * (two forwards, the teacher's null class), so the student learns the guided ODE and samples guided in one conditional
+ * forward per step; its {@code diffusion4j.json} records {@code distilled_guidance_scale}, so {@code sample} does not
+ * guide it again.
+ *
+ * <p>Snapshots: with {@link Config#snapshotEvery()} {@code n > 0} the student is also written every {@code n} steps
+ * to {@code out/snapshots/step-NNNNNN/} (ordinary model folders), so a run's training curve can be judged by sampling
+ * quality (the loss of consistency training says little about it) and a snapshot chosen on calibration seeds.
  */
 public final class ConsistencyDistillation {
     private static final Logger LOG = LoggerFactory.getLogger(ConsistencyDistillation.class);
@@ -51,9 +64,19 @@ public final class ConsistencyDistillation {
      * @param emaDecay         decay of the target network, in [0, 1)
      * @param gradientClipNorm global gradient-norm clip, 0 = off
      * @param seed             seed of every random draw
+     * @param guidanceScale    classifier-free guidance scale of the teacher's ODE step, distilled into the student (a
+     *                         class-conditional teacher with a null class); 0 = none
+     * @param snapshotEvery    write the student every this many steps under {@code out/snapshots/}; 0 = never
      */
     public record Config(int originalSteps, int sampleSteps, int steps, int batchSize, double learningRate,
-                         double emaDecay, double gradientClipNorm, long seed) {
+                         double emaDecay, double gradientClipNorm, long seed, double guidanceScale,
+                         int snapshotEvery) {
+        /** Without guidance or snapshots. */
+        public Config(int originalSteps, int sampleSteps, int steps, int batchSize, double learningRate,
+                      double emaDecay, double gradientClipNorm, long seed) {
+            this(originalSteps, sampleSteps, steps, batchSize, learningRate, emaDecay, gradientClipNorm, seed, 0, 0);
+        }
+
         public Config {
             if (originalSteps < 1) {
                 throw new IllegalArgumentException("original steps must be >= 1, got " + originalSteps);
@@ -76,6 +99,23 @@ public final class ConsistencyDistillation {
                 throw new IllegalArgumentException("gradient clip norm must be a finite number >= 0 (0 = off), got "
                         + gradientClipNorm);
             }
+            if (!(guidanceScale >= 0) || Double.isInfinite(guidanceScale)) {
+                throw new IllegalArgumentException("guidance scale must be a finite number >= 0 (0 = none), got "
+                        + guidanceScale);
+            }
+            if (snapshotEvery < 0) {
+                throw new IllegalArgumentException("snapshot interval must be >= 0 (0 = none), got " + snapshotEvery);
+            }
+        }
+
+        public Config withGuidanceScale(double scale) {
+            return new Config(originalSteps, sampleSteps, steps, batchSize, learningRate, emaDecay, gradientClipNorm,
+                    seed, scale, snapshotEvery);
+        }
+
+        public Config withSnapshotEvery(int every) {
+            return new Config(originalSteps, sampleSteps, steps, batchSize, learningRate, emaDecay, gradientClipNorm,
+                    seed, guidanceScale, every);
         }
 
         ObjectNode toJson() {
@@ -90,6 +130,7 @@ public final class ConsistencyDistillation {
             n.put("ema_decay", emaDecay);
             n.put("gradient_clip_norm", gradientClipNorm);
             n.put("seed", seed);
+            n.put("guidance_scale", guidanceScale);
             return n;
         }
     }
@@ -98,6 +139,9 @@ public final class ConsistencyDistillation {
     public interface Listener {
         void onStep(long step, double loss);
     }
+
+    /** The folder under {@code out} that holds the snapshots. */
+    public static final String SNAPSHOT_DIR = "snapshots";
 
     /** diffusers' default {@code timestep_scaling}. */
     public static final double TIMESTEP_SCALING = 10.0;
@@ -135,6 +179,33 @@ public final class ConsistencyDistillation {
         }
         SchedulerConfig studentConfig = studentScheduler(sc, config.originalSteps(), config.sampleSteps());
         new LcmScheduler(studentConfig); // validates the options before any training
+        ModelSpec modelSpec = teacher.spec();
+        int nullClass = modelSpec == null ? -1 : modelSpec.nullClassId();
+        ObjectNode spec = StudentFolder.specJson(teacher);
+        if (config.guidanceScale() > 0) {
+            if (modelSpec == null || !modelSpec.isConditional() || nullClass < 0) {
+                throw new IllegalArgumentException(teacher.location() + " is not class-conditional with a null class "
+                        + "(diffusion4j.json null_class_id): a guidance scale needs classifier-free guidance");
+            }
+            if (modelSpec.distilledGuidanceScale() > 0) {
+                throw new IllegalArgumentException(teacher.location() + " already has guidance scale "
+                        + modelSpec.distilledGuidanceScale() + " distilled into it; distil it without a guidance scale");
+            }
+            if (data.numClasses() <= 0) {
+                throw new IllegalArgumentException("a guidance scale needs class labels with the data (--labels)");
+            }
+            if (spec != null) {
+                spec.put(ModelSpec.DISTILLED_GUIDANCE_KEY, config.guidanceScale());
+            }
+        }
+        if (spec != null) {
+            spec.put("description", "Consistency-distillation (LCM) student of " + teacher.location()
+                    + " (LCMScheduler, " + config.sampleSteps() + " steps by default, original_inference_steps "
+                    + config.originalSteps() + (config.guidanceScale() > 0 ? "; classifier-free guidance scale "
+                    + config.guidanceScale() + " distilled in, one forward per step" : "") + "). Teacher: "
+                    + spec.path("description").asText(""));
+        }
+        String name = (spec != null ? spec.path("name").asText("model") : "model") + "-lcm";
         long t0 = System.nanoTime();
         double loss;
         try (TrainableModel t = teacher.loadTrainable(device);
@@ -144,25 +215,53 @@ public final class ConsistencyDistillation {
             if (t.isConditional() && data.numClasses() <= 0) {
                 throw new IllegalArgumentException(t.source() + " is class-conditional: the data needs labels");
             }
-            loss = train(t, s, target, sc, loader, listener);
+            Snapshots snapshots = config.snapshotEvery() == 0 ? null : (step, student) -> {
+                ObjectNode record = config.toJson();
+                record.put("teacher", teacher.location());
+                record.put("snapshot_step", step);
+                record.put("trainer", StudentFolder.trainer());
+                StudentFolder.write(out.resolve(SNAPSHOT_DIR).resolve(String.format("step-%06d", step)), student,
+                        studentConfig, spec, name, "distillation", record, null, null);
+            };
+            loss = train(t, s, target, sc, nullClass, loader, listener, snapshots);
             double seconds = (System.nanoTime() - t0) / 1e9;
             ObjectNode record = config.toJson();
             record.put("teacher", teacher.location());
             record.put("final_loss", loss);
             record.put("seconds", Math.round(seconds * 10) / 10.0);
             record.put("trainer", StudentFolder.trainer());
-            ObjectNode spec = StudentFolder.specJson(teacher);
-            StudentFolder.write(out, s, studentConfig, spec,
-                    (spec != null ? spec.path("name").asText("model") : "model") + "-lcm", "distillation", record,
-                    null, null);
+            // the final folder replaces out as a whole: keep the snapshots written into it during training
+            Path snapshotDir = out.resolve(SNAPSHOT_DIR);
+            Path kept = null;
+            if (Files.isDirectory(snapshotDir)) {
+                kept = Files.createTempDirectory(out.toAbsolutePath().getParent(), ".snapshots-");
+                Files.move(snapshotDir, kept.resolve(SNAPSHOT_DIR), StandardCopyOption.ATOMIC_MOVE);
+            }
+            try {
+                StudentFolder.write(out, s, studentConfig, spec, name, "distillation", record, null, null);
+            } finally {
+                if (kept != null) {  // back into out, whether the student was written or not
+                    Files.createDirectories(out);
+                    Files.move(kept.resolve(SNAPSHOT_DIR), snapshotDir, StandardCopyOption.ATOMIC_MOVE);
+                    Files.delete(kept);
+                }
+            }
             LOG.info("consistency distillation: {} steps, final loss {}, {} s", config.steps(), loss, seconds);
         }
         return loss;
     }
 
-    /** Trains {@code student} in place against {@code teacher} with {@code target} as the EMA target network. */
+    /** Writes a snapshot of the student after optimizer step {@code step} (1-based). */
+    interface Snapshots {
+        void write(long step, TrainableModel student) throws IOException;
+    }
+
+    /**
+     * Trains {@code student} in place against {@code teacher} (guided with the config's scale and {@code nullClass}
+     * when the scale is > 0) with {@code target} as the EMA target network.
+     */
     double train(TrainableModel teacher, TrainableModel student, TrainableModel target, SchedulerConfig sc,
-                 BatchLoader loader, Listener listener) throws IOException {
+                 int nullClass, BatchLoader loader, Listener listener, Snapshots snapshots) throws IOException {
         teacher.train(false);
         target.train(false);
         try (NativeScope scope = new NativeScope()) {
@@ -178,19 +277,22 @@ public final class ConsistencyDistillation {
              Ema ema = new Ema(student, config.emaDecay(), false)) {
             return StudentTraining.run("consistency distillation", student, loader, config.steps(),
                     config.learningRate(), config.gradientClipNorm(), config.seed(), 0,
-                    (b, s, seed) -> step(teacher, student, target, sc, ab, b, seed),
+                    (b, s, seed) -> step(teacher, student, target, sc, nullClass, ab, b, seed),
                     (s, loss) -> {
                         ema.update(s);
                         ema.copyTo(target);
                         if (listener != null) {
                             listener.onStep(s + 1, loss);
                         }
+                        if (snapshots != null && (s + 1) % config.snapshotEvery() == 0 && s + 1 < config.steps()) {
+                            snapshots.write(s + 1, student);
+                        }
                     });
         }
     }
 
     private double step(TrainableModel teacher, TrainableModel student, TrainableModel target, SchedulerConfig sc,
-                        double[] ab, Batch b, long seed) {
+                        int nullClass, double[] ab, Batch b, long seed) {
         PredictionType type = sc.predictionType();
         Device device = student.device();
         Tensor x = b.x0().to(device, DType.FLOAT32);
@@ -230,7 +332,10 @@ public final class ConsistencyDistillation {
         }
         Tensor targetF;
         try (InferenceGuard noGrad = Torch.noGrad()) {
-            Tensor[] p = Parameterization.x0AndEpsilon(type, teacher.forward(z, ts, labels), z, alpha, sigma);
+            Tensor prediction = config.guidanceScale() > 0
+                    ? GuidedTeacher.predict(teacher, nullClass, config.guidanceScale(), z, ts, labels)
+                    : teacher.forward(z, ts, labels);
+            Tensor[] p = Parameterization.x0AndEpsilon(type, prediction, z, alpha, sigma);
             Tensor alphaPrev = Parameterization.perExample(ap, x);
             Tensor sigmaPrev = Parameterization.perExample(sp, x);
             Tensor zPrev = alphaPrev.mul(p[0]).add(sigmaPrev.mul(p[1]));   // one DDIM step of the teacher

@@ -1,6 +1,7 @@
 package io.diffusion4j.distillation;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -14,6 +15,7 @@ import io.diffusion4j.scheduler.SchedulerConfig;
 import io.diffusion4j.scheduler.Schedulers;
 import io.diffusion4j.training.data.TensorFileDataset;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -81,6 +83,63 @@ class ConsistencyDistillationTest {
                 + teacherDdim[2]);
     }
 
+    /**
+     * A guided run (LCM's guided distillation, a few steps of digits-v) records the distilled scale and says what the
+     * folder is; snapshots are ordinary model folders and survive the final student replacing the output folder.
+     */
+    @Test
+    void guidedStudentRecordsItsScaleAndKeepsItsSnapshots() throws IOException {
+        Path data = GuidanceDistillationTest.copyResource("io/diffusion4j/reference/training/digits_data.pt",
+                tmp.resolve("x.pt"));
+        Path labels = GuidanceDistillationTest.copyResource("io/diffusion4j/reference/training/digits_labels.pt",
+                tmp.resolve("y.pt"));
+        ConsistencyDistillation.Config config = new ConsistencyDistillation.Config(50, 4, 4, 4, 1e-4, 0.95, 1.0, 3)
+                .withGuidanceScale(3).withSnapshotEvery(2);
+        Path out = tmp.resolve("digits-lcm");
+        try (NativeScope scope = new NativeScope()) {
+            new ConsistencyDistillation(config).run(ModelFolder.builtin("digits-v"),
+                    TensorFileDataset.read(data, labels), out, Device.CPU, null);
+        }
+        ModelFolder student = ModelFolder.open(out);
+        assertEquals(3.0, student.spec().distilledGuidanceScale());
+        assertEquals(LcmScheduler.CLASS_NAME, student.schedulerConfig().className());
+        String description = StudentFolder.JSON.readTree(Files.readString(out.resolve("diffusion4j.json")))
+                .path("description").asText();
+        assertTrue(description.startsWith("Consistency-distillation (LCM) student of builtin:digits-v (LCMScheduler, "
+                + "4 steps by default, original_inference_steps 50; classifier-free guidance scale 3.0 distilled in"),
+                description);
+        Path snapshot = out.resolve(ConsistencyDistillation.SNAPSHOT_DIR).resolve("step-000002");
+        ModelFolder snap = ModelFolder.open(snapshot);
+        assertEquals(3.0, snap.spec().distilledGuidanceScale());
+        assertEquals(LcmScheduler.CLASS_NAME, snap.schedulerConfig().className());
+        // the last step is the student itself, not a snapshot
+        assertFalse(Files.exists(out.resolve(ConsistencyDistillation.SNAPSHOT_DIR).resolve("step-000004")));
+    }
+
+    @Test
+    void aGuidanceScaleNeedsAGuidableTeacherAndLabels() throws IOException {
+        Path data = GuidanceDistillationTest.copyResource("io/diffusion4j/reference/training/digits_data.pt",
+                tmp.resolve("x.pt"));
+        Path labels = GuidanceDistillationTest.copyResource("io/diffusion4j/reference/training/digits_labels.pt",
+                tmp.resolve("y.pt"));
+        ConsistencyDistillation guided = new ConsistencyDistillation(new ConsistencyDistillation.Config(50, 4, 1, 4,
+                1e-4, 0.95, 1.0, 3, 3.0, 0));
+        try (NativeScope scope = new NativeScope()) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> guided.run(
+                    ModelFolder.builtin("toy2d"), TensorFileDataset.read(
+                            ProgressiveDistillationTest.trainingData(tmp), null), tmp.resolve("o"), Device.CPU, null));
+            assertTrue(e.getMessage().contains("is not class-conditional with a null class"), e.getMessage());
+            e = assertThrows(IllegalArgumentException.class, () -> guided.run(ModelFolder.builtin("digits-v"),
+                    TensorFileDataset.read(data, null), tmp.resolve("o"), Device.CPU, null));
+            assertTrue(e.getMessage().contains("a guidance scale needs class labels with the data (--labels)"),
+                    e.getMessage());
+            e = assertThrows(IllegalArgumentException.class, () -> guided.run(ModelFolder.builtin("digits-4step"),
+                    TensorFileDataset.read(data, labels), tmp.resolve("o"), Device.CPU, null));
+            assertTrue(e.getMessage().contains("already has guidance scale 3.0 distilled into it"), e.getMessage());
+        }
+        assertFalse(Files.exists(tmp.resolve("o")), "nothing written for a refused run");
+    }
+
     @Test
     void badSettingsSayWhatToFix() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
@@ -90,5 +149,12 @@ class ConsistencyDistillationTest {
         e = assertThrows(IllegalArgumentException.class,
                 () -> new ConsistencyDistillation.Config(50, 4, 10, 8, 1e-4, 1.0, 0, 1));
         assertTrue(e.getMessage().contains("EMA decay must be in [0, 1), got 1.0"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class,
+                () -> new ConsistencyDistillation.Config(50, 4, 10, 8, 1e-4, 0.95, 0, 1, -1, 0));
+        assertTrue(e.getMessage().contains("guidance scale must be a finite number >= 0 (0 = none), got -1.0"),
+                e.getMessage());
+        e = assertThrows(IllegalArgumentException.class,
+                () -> new ConsistencyDistillation.Config(50, 4, 10, 8, 1e-4, 0.95, 0, 1, 0, -5));
+        assertTrue(e.getMessage().contains("snapshot interval must be >= 0 (0 = none), got -5"), e.getMessage());
     }
 }

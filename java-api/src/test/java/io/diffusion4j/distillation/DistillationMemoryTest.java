@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.diffusion4j.bindings.Device;
 import io.diffusion4j.bindings.NativeScope;
+import io.diffusion4j.bindings.Torch;
 import io.diffusion4j.bindings.TorchScriptRuntime;
 import io.diffusion4j.model.ModelFolder;
 import io.diffusion4j.model.TrainableModel;
@@ -12,6 +13,8 @@ import io.diffusion4j.training.data.TensorFileDataset;
 import java.io.IOException;
 import java.nio.file.Path;
 import org.bytedeco.javacpp.Pointer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -23,8 +26,21 @@ class DistillationMemoryTest {
     @TempDir
     Path tmp;
 
+    /** One thread, as the other distillation tests: two threads on a shared 2-core machine made steps ~10x slower. */
+    @BeforeAll
+    static void threads() {
+        Torch.setThreads(1);
+    }
+
+    @AfterAll
+    static void restore() {
+        Torch.setThreads(2);
+    }
+
     /** Watches JavaCPP's tracked bytes, live objects and resident memory after each step past the warm-up. */
     static final class Watch {
+        final int warmup;
+        final int steps;
         long baseTotal;
         long baseCount;
         long basePhysical;
@@ -32,13 +48,23 @@ class DistillationMemoryTest {
         long maxCount;
         long maxPhysical;
 
+        Watch() {
+            this(WARMUP, STEPS);
+        }
+
+        /** For a loop of {@code steps} steps whose first {@code warmup} are not watched. */
+        Watch(int warmup, int steps) {
+            this.warmup = warmup;
+            this.steps = steps;
+        }
+
         void after(long step) {
-            if (step == WARMUP) {
+            if (step == warmup) {
                 System.gc();
                 baseTotal = Pointer.totalBytes();
                 baseCount = Pointer.totalCount();
                 basePhysical = resident();
-            } else if (step > WARMUP) {
+            } else if (step > warmup) {
                 maxTotal = Math.max(maxTotal, Pointer.totalBytes());
                 maxCount = Math.max(maxCount, Pointer.totalCount());
                 maxPhysical = Math.max(maxPhysical, resident());
@@ -50,7 +76,7 @@ class DistillationMemoryTest {
             long count = maxCount - baseCount;
             long physical = maxPhysical - basePhysical;
             System.out.printf("%s, %d steps: JavaCPP totalBytes growth %d B, live native objects growth %d, resident "
-                    + "memory growth %d B%n", what, STEPS - WARMUP, total, count, physical);
+                    + "memory growth %d B%n", what, steps - warmup, total, count, physical);
             assertTrue(total <= 64 * 1024, what + ": JavaCPP-tracked native memory grew by " + total + " B");
             assertTrue(count <= 100, what + ": live native objects grew by " + count);
             assertTrue(physical <= 16L * 1024 * 1024, what + ": resident memory grew by " + physical + " B");
@@ -96,5 +122,23 @@ class DistillationMemoryTest {
                     tmp.resolve("out"), Device.CPU, (step, loss) -> w.after(step));
         }
         w.assertFlat("consistency distillation");
+    }
+
+    @Test
+    void guidedConsistencyDistillationStaysFlat() throws IOException {
+        Path data = GuidanceDistillationTest.copyResource("io/diffusion4j/reference/training/digits_data.pt",
+                tmp.resolve("x.pt"));
+        Path labels = GuidanceDistillationTest.copyResource("io/diffusion4j/reference/training/digits_labels.pt",
+                tmp.resolve("y.pt"));
+        // fewer steps than the toy2d loops: a guided step of digits-v costs three forwards of the UNet
+        int steps = 120;
+        ConsistencyDistillation cd = new ConsistencyDistillation(new ConsistencyDistillation.Config(50, 4, steps, 4,
+                1e-4, 0.95, 1.0, 1).withGuidanceScale(3));
+        Watch w = new Watch(20, steps);
+        try (NativeScope scope = new NativeScope()) {
+            cd.run(ModelFolder.builtin("digits-v"), TensorFileDataset.read(data, labels), tmp.resolve("guided"),
+                    Device.CPU, (step, loss) -> w.after(step));
+        }
+        w.assertFlat("guided consistency distillation");
     }
 }

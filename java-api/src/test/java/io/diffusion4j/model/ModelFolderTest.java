@@ -193,12 +193,12 @@ class ModelFolderTest {
     @Test
     void builtinNamesAreTheIndex() {
         assertEquals(List.of("digits", "digits-v", "digits-latent", "toy2d", "digits-unet", "digits-classifier",
-                "toy2d-4step"),
+                "toy2d-4step", "digits-4step"),
                 BuiltinModels.names());
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"digits", "digits-v", "toy2d", "toy2d-4step"})
+    @ValueSource(strings = {"digits", "digits-v", "toy2d", "toy2d-4step", "digits-4step"})
     void builtinDenoiserRunsOnItsDocumentedShape(String name) throws IOException {
         ModelFolder folder = ModelFolder.builtin(name);
         assertEquals("builtin:" + name, folder.location());
@@ -221,7 +221,7 @@ class ModelFolderTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"digits", "digits-v", "toy2d", "toy2d-4step"})
+    @ValueSource(strings = {"digits", "digits-v", "toy2d", "toy2d-4step", "digits-4step"})
     void diskCopyOpensLikeTheBuiltin(String name) throws IOException {
         Path dir = copyBuiltin(name, tmp.resolve(name));
         ModelFolder disk = ModelFolder.resolve(dir.toString());
