@@ -34,7 +34,8 @@ import picocli.CommandLine.Spec;
             "consistency (Song et al. 2023 / LCM): a consistency function f = c_skip x + c_out x0 trained against "
                 + "one DDIM step of the teacher on --original-steps timesteps, with an EMA target network; sampled "
                 + "with LCMScheduler in --steps-to steps.",
-            "guidance (Meng et al. 2023): --student, a model whose forward takes (sample, timestep, class_labels, "
+            "guidance (Meng et al. 2023): --student (by default, for a Java-built unet teacher, the teacher plus a "
+                + "zero-initialised guidance embedding), a model whose forward takes (sample, timestep, class_labels, "
                 + "guidance_scale), learns the teacher's classifier-free guided prediction for guidance scales in "
                 + "--guidance-range, so a guided step costs one forward instead of two; sampled with DDIM in "
                 + "--steps-to steps."})
@@ -77,7 +78,8 @@ final class DistillCommand implements Callable<Integer> {
 
     @Option(names = "--student", paramLabel = "DIR",
             description = "guidance: the initial student, a model folder whose forward takes a guidance_scale "
-                    + "(e.g. the teacher's network plus a zero-initialised guidance embedding).")
+                    + "(e.g. the teacher's network plus a zero-initialised guidance embedding); default for a "
+                    + "Java-built unet teacher: the teacher plus such an embedding (guidance_embedding).")
     String student;
 
     @Option(names = "--guidance-range", paramLabel = "MIN,MAX", defaultValue = "1,5",
@@ -148,12 +150,12 @@ final class DistillCommand implements Callable<Integer> {
         }
         ModelFolder studentInit = null;
         if (m.equals("guidance")) {
-            if (student == null) {
+            if (student == null && folder.architecture() == null) {
                 throw new UsageException("--method guidance needs --student DIR (a model whose forward takes "
-                        + "(sample, timestep, class_labels, guidance_scale))");
+                        + "(sample, timestep, class_labels, guidance_scale)) unless --teacher is a Java-built unet");
             }
             try {
-                studentInit = ModelFolder.resolve(student);
+                studentInit = student == null ? null : ModelFolder.resolve(student);
             } catch (ModelNotFoundException e) {
                 throw new UsageException("--student: " + e.getMessage());
             }
