@@ -54,4 +54,27 @@ class GuidanceDistillCommandTest {
                 "guidance", "--student", init.toString(), "--guidance-range", "5,1", "--steps-to", "4", "--data",
                 x.toString(), "--labels", y.toString(), "--out", tmp.resolve("o").toString()), "guidance range");
     }
+
+    @Test
+    void aJavaBuiltUNetTeacherGetsItsGuidanceStudentWithoutStudentFolder() throws IOException {
+        Path x = resource("io/diffusion4j/reference/training/digits_data.pt", tmp.resolve("x.pt"));
+        Path y = resource("io/diffusion4j/reference/training/digits_labels.pt", tmp.resolve("y.pt"));
+        Path teacher = tmp.resolve("unet");
+        CommandsTest.Result r = CommandsTest.run("train", "--arch", "unet", "--width", "8", "--depth", "1", "--data",
+                x.toString(), "--labels", y.toString(), "--steps", "2", "--batch", "8", "--threads", "1", "--out",
+                teacher.toString());
+        assertEquals(0, r.code(), r.err());
+        Path out = tmp.resolve("student");
+        r = CommandsTest.run("distill", "--teacher", teacher.toString(), "--method", "guidance", "--steps-to", "4",
+                "--steps", "2", "--batch", "8", "--data", x.toString(), "--labels", y.toString(), "--threads", "1",
+                "--out", out.toString());
+        assertEquals(0, r.code(), r.err());
+        String spec = Files.readString(out.resolve("diffusion4j.json"));
+        assertTrue(spec.contains("\"guidance_embedding\" : true") && spec.contains("\"guidance_scale\" ]"), spec);
+        assertTrue(Files.isRegularFile(out.resolve("weights.pt")));
+        r = CommandsTest.run("sample", "--model", out.toString(), "--class", "3", "--guidance", "3", "--batch", "2",
+                "--save-tensor", tmp.resolve("s.pt").toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("4 ddim steps"), r.out());
+    }
 }
