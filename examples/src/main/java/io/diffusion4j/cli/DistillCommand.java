@@ -4,6 +4,7 @@ import io.diffusion4j.bindings.Device;
 import io.diffusion4j.bindings.NativeScope;
 import io.diffusion4j.distillation.ConsistencyDistillation;
 import io.diffusion4j.distillation.GuidanceDistillation;
+import io.diffusion4j.distillation.GuidanceRange;
 import io.diffusion4j.distillation.LossWeighting;
 import io.diffusion4j.distillation.ProgressiveDistillation;
 import io.diffusion4j.model.ModelFolder;
@@ -30,7 +31,8 @@ import picocli.CommandLine.Spec;
                 + "each round's student (out/rounds/steps-N) teaches the next; metrics in out/metrics.csv; running "
                 + "again with the same --out resumes after the last finished round. The students predict "
                 + "--student-prediction (v_prediction by default); --guidance W distils the classifier-free guided "
-                + "teacher (scale W) into them, one forward per step (Meng et al. 2023).",
+                + "teacher (scale W) into them, one forward per step (Meng et al. 2023); --guidance-range MIN,MAX "
+                + "distils a guidance-conditioned teacher into students that keep the guidance-scale input.",
             "consistency (Song et al. 2023 / LCM): a consistency function f = c_skip x + c_out x0 trained against "
                 + "one DDIM step of the teacher on --original-steps timesteps, with an EMA target network; sampled "
                 + "with LCMScheduler in --steps-to steps.",
@@ -82,9 +84,14 @@ final class DistillCommand implements Callable<Integer> {
                     + "Java-built unet teacher: the teacher plus such an embedding (guidance_embedding).")
     String student;
 
-    @Option(names = "--guidance-range", paramLabel = "MIN,MAX", defaultValue = "1,5",
-            description = "guidance: the guidance scales trained (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--guidance-range", paramLabel = "MIN,MAX",
+            description = "guidance: the guidance scales trained (default: " + DEFAULT_GUIDANCE_RANGE + "). "
+                    + "progressive: the teacher is guidance-conditioned (a guidance student) and so are the students, "
+                    + "both run at w drawn per example in MIN,MAX (no default; exclusive with --guidance); the "
+                    + "students sample with --guidance W in one forward per step.")
     String guidanceRange;
+
+    static final String DEFAULT_GUIDANCE_RANGE = "1,5";
 
     @Option(names = "--data", required = true, paramLabel = "FILE.pt",
             description = "Training examples: a tensor file [N, ...sample shape] in the model's value range.")
@@ -148,6 +155,9 @@ final class DistillCommand implements Callable<Integer> {
             throw new UsageException((studentPrediction != null ? "--student-prediction" : "--guidance")
                     + " applies to --method progressive only");
         }
+        if (m.equals("consistency") && guidanceRange != null) {
+            throw new UsageException("--guidance-range applies to --method guidance or progressive only");
+        }
         ModelFolder studentInit = null;
         if (m.equals("guidance")) {
             if (student == null && folder.architecture() == null) {
@@ -183,9 +193,10 @@ final class DistillCommand implements Callable<Integer> {
             if (m.equals("progressive")) {
                 ProgressiveDistillation.Config config;
                 try {
+                    double[] r = guidanceRange == null ? null : guidanceRange();
                     config = new ProgressiveDistillation.Config(teacherSteps, stepsTo, steps, batch, lr,
                             LossWeighting.parse(weighting), clipGrad, seed, studentPrediction(),
-                            guidance == null ? 0 : guidance);
+                            guidance == null ? 0 : guidance, r == null ? null : new GuidanceRange(r[0], r[1]));
                 } catch (IllegalArgumentException e) {
                     throw new UsageException(e.getMessage());
                 }
@@ -274,9 +285,10 @@ final class DistillCommand implements Callable<Integer> {
         }
     }
 
-    /** {@code --guidance-range MIN,MAX}. */
+    /** {@code --guidance-range MIN,MAX} (the guidance method's default when not given). */
     private double[] guidanceRange() {
-        String[] parts = guidanceRange.split(",");
+        String given = guidanceRange != null ? guidanceRange : DEFAULT_GUIDANCE_RANGE;
+        String[] parts = given.split(",");
         try {
             if (parts.length == 2) {
                 return new double[] {Double.parseDouble(parts[0].strip()), Double.parseDouble(parts[1].strip())};
@@ -284,6 +296,6 @@ final class DistillCommand implements Callable<Integer> {
         } catch (NumberFormatException e) {
             // reported below
         }
-        throw new UsageException("--guidance-range must be MIN,MAX (e.g. 1,5), got " + guidanceRange);
+        throw new UsageException("--guidance-range must be MIN,MAX (e.g. 1,5), got " + given);
     }
 }
