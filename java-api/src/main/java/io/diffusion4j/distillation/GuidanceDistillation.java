@@ -159,6 +159,12 @@ public final class GuidanceDistillation {
                 spec.putArray("forward_signature").add("sample").add("timestep").add("class_labels")
                         .add("guidance_scale");
             }
+            String prefix = "Guidance-distilled student of " + teacher.location();
+            String d = spec.path("description").asText("");
+            if (!d.startsWith(prefix)) {   // the init's own description says "not yet distilled"
+                spec.put("description", prefix + " (one forward per guided step, trained for w in ["
+                        + config.minScale() + ", " + config.maxScale() + "]). Initial student: " + d);
+            }
             String name = (StudentFolder.specJson(teacher).path("name").asText("model")) + "-guidance";
             StudentFolder.write(out, s, studentScheduler(sc, config.sampleSteps()), spec, name, "distillation", record,
                     null, null);

@@ -32,14 +32,17 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Progressive distillation of a guidance-conditioned teacher (Meng et al. 2023 stage two): the built-in digits model
- * guidance-distilled (briefly) into test-models' guidance student, then distilled DDIM 8 -> 4 -> 2 with w drawn per
- * example in [1, 5] for teacher and student alike. The students keep their guidance-scale input (no
+ * Progressive distillation of a guidance-conditioned teacher (Meng et al. 2023 stage two): test-models' guidance-distilled
+ * digits student (the built-in digits model in one forward per guided step), distilled DDIM 8 -> 4 -> 2 with w drawn
+ * per example in [1, 5] for teacher and student alike. The students keep their guidance-scale input (no
  * {@code distilled_guidance_scale}), sample guided at scale 3 in one forward of the batch per step, and the digits
  * classifier recognises the requested digit in 100 samples (10 per class) at their own step counts.
  * {@code -Dd4j.progressive.range.steps=N} sets the budget per round (BENCHMARKS.md has the figures).
  */
 class ProgressiveGuidanceRangeTest {
+    /** The built-in digits model guidance-distilled into make_guidance_student.py's student (test-models/README.md). */
+    static final String TEACHER = "io/diffusion4j/fixtures/digits-guidance-distilled/";
+
     @TempDir
     Path tmp;
 
@@ -103,38 +106,39 @@ class ProgressiveGuidanceRangeTest {
     @Test
     void aGuidanceConditionedTeacherDistilsIntoStudentsThatKeepTheirGuidanceInput() throws IOException {
         int perRound = Integer.getInteger("d4j.progressive.range.steps", 60);
-        int guidanceSteps = Integer.getInteger("d4j.progressive.range.guidance.steps", 60);
+        int batch = Integer.getInteger("d4j.progressive.range.batch", 16);
+        double lr = Double.parseDouble(System.getProperty("d4j.progressive.range.lr", "5e-4"));
+        int from = Integer.getInteger("d4j.progressive.range.from", 8);
+        int to = Integer.getInteger("d4j.progressive.range.to", 2);
+        PredictionType type = PredictionType.fromConfigName(System.getProperty("d4j.progressive.range.prediction",
+                "epsilon"));
         Dataset data = digits();
-        Path teacherDir = tmp.resolve("guidance-student");
-        long t0 = System.nanoTime();
-        try (NativeScope scope = new NativeScope()) {
-            new GuidanceDistillation(new GuidanceDistillation.Config(8, guidanceSteps, 16, 1e-3, 1, 5, 1, 11))
-                    .run(ModelFolder.builtin("digits"), ModelFolder.open(GuidanceDistillationTest.studentInit(
-                            tmp.resolve("init"))), data, teacherDir, Device.CPU, null);
+        Path teacherDir = tmp.resolve("teacher");
+        for (String f : new String[] {"model.pt", "scheduler_config.json", "diffusion4j.json"}) {
+            GuidanceDistillationTest.copyResource(TEACHER + f, teacherDir.resolve(f));
         }
-        double guidanceSeconds = (System.nanoTime() - t0) / 1e9;
         ModelFolder teacher = ModelFolder.open(teacherDir);
-        ProgressiveDistillation.Config config = new ProgressiveDistillation.Config(8, 2, perRound, 16, 5e-4,
-                LossWeighting.TRUNCATED_SNR, 1.0, 7, PredictionType.EPSILON, 0, new GuidanceRange(1, 5));
+        ProgressiveDistillation.Config config = new ProgressiveDistillation.Config(from, to, perRound, batch, lr,
+                LossWeighting.TRUNCATED_SNR, 1.0, 7, type, 0, new GuidanceRange(1, 5));
         Path out = tmp.resolve("progressive");
-        t0 = System.nanoTime();
+        long t0 = System.nanoTime();
         List<ProgressiveDistillation.Round> rounds;
         try (NativeScope scope = new NativeScope()) {
             rounds = new ProgressiveDistillation(config).run(teacher, data, out, Device.CPU, null);
         }
         double seconds = (System.nanoTime() - t0) / 1e9;
-        assertEquals(2, rounds.size());
+        assertEquals(config.rounds().size(), rounds.size());
         try (TorchScriptModule classifier = ModelFolder.builtin("digits-classifier").loadModule(Device.CPU)) {
             float[][] low = new float[1][];
             float[][] high = new float[1][];
-            double[] t = guidedAccuracy(teacher, classifier, 8, 3.0, low);
-            guidedAccuracy(teacher, classifier, 8, 1.0, low);
-            guidedAccuracy(teacher, classifier, 8, 5.0, high);
+            double[] t = guidedAccuracy(teacher, classifier, from, 3.0, low);
+            guidedAccuracy(teacher, classifier, from, 1.0, low);
+            guidedAccuracy(teacher, classifier, from, 5.0, high);
             double teacherSpread = meanSquaredDistance(low[0], high[0]);
-            StringBuilder line = new StringBuilder(String.format("progressive distillation of a guidance-conditioned "
-                    + "digits teacher (guidance-distilled %d x 16, %.1f s), w in [1, 5], 8 -> 2, %d x 16 per round, "
-                    + "%.1f s; guided accuracy at scale 3: teacher DDIM-8 %.2f", guidanceSteps, guidanceSeconds,
-                    perRound, seconds, t[2]));
+            StringBuilder line = new StringBuilder(String.format("progressive distillation of the guidance-distilled "
+                    + "digits student, w in [1, 5], %s students, %d -> %d, %d x %d per round, lr %g, %.1f s; guided "
+                    + "accuracy at scale 3: teacher DDIM-%d %.2f", type.configName(), from, to, perRound, batch, lr,
+                    seconds, from, t[2]));
             for (ProgressiveDistillation.Round r : rounds) {
                 ModelFolder student = ModelFolder.open(r.folder());
                 String spec = Files.readString(r.folder().resolve(ModelSpec.FILE_NAME));
@@ -156,7 +160,7 @@ class ProgressiveGuidanceRangeTest {
                 assertTrue(spread > 0.5 * teacherSpread, n + "-step student: samples at w 1 vs 5 differ by " + spread
                         + ", the teacher's by " + teacherSpread);
             }
-            line.append(String.format("; teacher DDIM-8 samples at w 1 vs 5: %.4f", teacherSpread));
+            line.append(String.format("; teacher DDIM-%d samples at w 1 vs 5: %.4f", from, teacherSpread));
             System.out.println(line);
         }
     }
