@@ -106,6 +106,8 @@ class GuidanceUNetDistillationTest {
     @Test
     void aJavaBuiltUNetDistilsIntoItsOwnGuidanceStudent() throws IOException {
         int steps = Integer.getInteger("d4j.guidance.unet.steps", 60);
+        int batch = Integer.getInteger("d4j.guidance.unet.batch", 16);
+        double lr = Double.parseDouble(System.getProperty("d4j.guidance.unet.lr", "1e-3"));
         Path data = tmp.resolve("x.pt");
         Path labels = tmp.resolve("y.pt");
         try (NativeScope scope = new NativeScope()) {   // train on the first 1,700 digits, measure on the rest
@@ -120,7 +122,7 @@ class GuidanceUNetDistillationTest {
         double loss;
         long t0 = System.nanoTime();
         try (NativeScope scope = new NativeScope()) {
-            loss = new GuidanceDistillation(new GuidanceDistillation.Config(8, steps, 16, 1e-3, 1, 5, 1, 11))
+            loss = new GuidanceDistillation(new GuidanceDistillation.Config(8, steps, batch, lr, 1, 5, 1, 11))
                     .run(teacher, null, TensorFileDataset.read(data, labels), out, Device.CPU,
                             (s, l) -> losses.add(l));
         }
@@ -138,11 +140,23 @@ class GuidanceUNetDistillationTest {
             assertTrue(s.takesGuidanceScale());
             double before = guidedError(t, t, false);   // the untrained student = the teacher's conditional output
             double after = guidedError(t, s, true);
-            System.out.printf("guidance distillation of the Java-built digits unet, %d x 16 steps, %.1f s: first "
-                    + "loss %.5f, final %.5f; held-out MSE to the guided teacher (w 3): %.5f at init, %.5f after%n",
-                    steps, seconds, losses.get(0), loss, before, after);
+            System.out.printf("guidance distillation of the Java-built digits unet, %d x %d steps, lr %g, %.1f s: "
+                    + "first loss %.5f, final %.5f; held-out MSE to the guided teacher (w 3): %.5f at init, %.5f "
+                    + "after%n", steps, batch, lr, seconds, losses.get(0), loss, before, after);
             assertTrue(after < 0.7 * before, "held-out distance to the guided teacher " + after + " vs init "
                     + before);
+        }
+        if (Boolean.getBoolean("d4j.guidance.unet.report")) {   // GuidanceDistillationTest's protocol
+            try (TorchScriptModule classifier = ModelFolder.builtin("digits-classifier").loadModule(Device.CPU)) {
+                for (int n : new int[] {2, 4, 8}) {
+                    float[][] guided = new float[1][];
+                    double[] t = GuidanceDistillationTest.guidedAccuracy(teacher, classifier, n, null, guided);
+                    double[] s = GuidanceDistillationTest.guidedAccuracy(student, classifier, n, guided[0], null);
+                    System.out.printf("  DDIM-%d guidance 3, 200 samples: teacher %.3f (%d rows), student %.3f (%d "
+                            + "rows; mean squared distance to the teacher's samples %.5f)%n", n, t[2], (int) t[1],
+                            s[2], (int) s[1], s[3]);
+                }
+            }
         }
     }
 
