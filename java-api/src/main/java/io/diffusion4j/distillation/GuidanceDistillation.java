@@ -163,7 +163,8 @@ public final class GuidanceDistillation {
             String d = spec.path("description").asText("");
             if (!d.startsWith(prefix)) {   // the init's own description says "not yet distilled"
                 spec.put("description", prefix + " (one forward per guided step, trained for w in ["
-                        + config.minScale() + ", " + config.maxScale() + "]). Initial student: " + d);
+                        + config.minScale() + ", " + config.maxScale() + "])." + (d.isEmpty() ? ""
+                        : " Initial student: " + d));
             }
             String name = (StudentFolder.specJson(teacher).path("name").asText("model")) + "-guidance";
             StudentFolder.write(out, s, studentScheduler(sc, config.sampleSteps()), spec, name, "distillation", record,

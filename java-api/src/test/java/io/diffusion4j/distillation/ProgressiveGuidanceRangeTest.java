@@ -128,6 +128,12 @@ class ProgressiveGuidanceRangeTest {
         }
         double seconds = (System.nanoTime() - t0) / 1e9;
         assertEquals(config.rounds().size(), rounds.size());
+        try (NativeScope scope = new NativeScope()) {   // resuming with another range is refused before any training
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new ProgressiveDistillation(
+                    config.withGuidanceRange(new GuidanceRange(1, 4))).run(teacher, data, out, Device.CPU, null));
+            assertTrue(e.getMessage().contains("was distilled with guidance_scale_max 5.0, this run has 4.0"),
+                    e.getMessage());
+        }
         try (TorchScriptModule classifier = ModelFolder.builtin("digits-classifier").loadModule(Device.CPU)) {
             float[][] low = new float[1][];
             float[][] high = new float[1][];
