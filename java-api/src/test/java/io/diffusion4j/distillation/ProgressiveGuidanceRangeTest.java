@@ -185,6 +185,15 @@ class ProgressiveGuidanceRangeTest {
             e = assertThrows(IllegalArgumentException.class,
                     () -> pd.run(ModelFolder.builtin("toy2d"), data, out, Device.CPU, null));
             assertTrue(e.getMessage().contains("is not class-conditional: a guidance range needs"), e.getMessage());
+            Path teacherDir = tmp.resolve("teacher");
+            for (String f : new String[] {"model.pt", "scheduler_config.json", "diffusion4j.json"}) {
+                GuidanceDistillationTest.copyResource(TEACHER + f, teacherDir.resolve(f));
+            }
+            Dataset unlabelled = TensorFileDataset.read(tmp.resolve("x.pt"), null);
+            e = assertThrows(IllegalArgumentException.class,
+                    () -> pd.run(ModelFolder.open(teacherDir), unlabelled, out, Device.CPU, null));
+            assertTrue(e.getMessage().contains("a guidance range needs class labels with the data (--labels)"),
+                    e.getMessage());
             assertFalse(Files.exists(out), "nothing written");
         }
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
