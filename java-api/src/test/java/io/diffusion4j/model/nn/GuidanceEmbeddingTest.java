@@ -11,6 +11,7 @@ import io.diffusion4j.bindings.Device;
 import io.diffusion4j.bindings.Generator;
 import io.diffusion4j.bindings.NativeScope;
 import io.diffusion4j.bindings.Tensor;
+import io.diffusion4j.bindings.Torch;
 import io.diffusion4j.bindings.TorchScriptModule;
 import io.diffusion4j.model.CountingDenoiser;
 import io.diffusion4j.model.GuidedDenoiser;
@@ -23,6 +24,8 @@ import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -38,6 +41,16 @@ class GuidanceEmbeddingTest {
 
     @TempDir
     Path tmp;
+
+    @BeforeAll
+    static void threads() {
+        Torch.setThreads(1);   // two intra-op threads crawl through convolutions on the loaded 2-core machine
+    }
+
+    @AfterAll
+    static void restore() {
+        Torch.setThreads(2);
+    }
 
     static Architecture digitsArch() {
         return Architecture.unet(new long[] {1, 8, 8}, 32, 2, 64, 10);
