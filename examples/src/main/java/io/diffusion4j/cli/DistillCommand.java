@@ -4,6 +4,7 @@ import io.diffusion4j.bindings.Device;
 import io.diffusion4j.bindings.NativeScope;
 import io.diffusion4j.distillation.ConsistencyDistillation;
 import io.diffusion4j.distillation.GuidanceDistillation;
+import io.diffusion4j.distillation.GuidanceRange;
 import io.diffusion4j.distillation.LossWeighting;
 import io.diffusion4j.distillation.ProgressiveDistillation;
 import io.diffusion4j.model.ModelFolder;
@@ -30,13 +31,15 @@ import picocli.CommandLine.Spec;
                 + "each round's student (out/rounds/steps-N) teaches the next; metrics in out/metrics.csv; running "
                 + "again with the same --out resumes after the last finished round. The students predict "
                 + "--student-prediction (v_prediction by default); --guidance W distils the classifier-free guided "
-                + "teacher (scale W) into them, one forward per step (Meng et al. 2023).",
+                + "teacher (scale W) into them, one forward per step (Meng et al. 2023); --guidance-range MIN,MAX "
+                + "distils a guidance-conditioned teacher into students that keep the guidance-scale input.",
             "consistency (Song et al. 2023 / LCM): a consistency function f = c_skip x + c_out x0 trained against "
                 + "one DDIM step of the teacher on --original-steps timesteps, with an EMA target network; sampled "
                 + "with LCMScheduler in --steps-to steps; --guidance W makes the teacher's step classifier-free guided "
                 + "(scale W), so the student samples guided in one forward per step (Luo et al. 2023); "
                 + "--snapshot-every N also writes the student every N steps to out/snapshots/step-N.",
-            "guidance (Meng et al. 2023): --student, a model whose forward takes (sample, timestep, class_labels, "
+            "guidance (Meng et al. 2023): --student (by default, for a Java-built unet teacher, the teacher plus a "
+                + "zero-initialised guidance embedding), a model whose forward takes (sample, timestep, class_labels, "
                 + "guidance_scale), learns the teacher's classifier-free guided prediction for guidance scales in "
                 + "--guidance-range, so a guided step costs one forward instead of two; sampled with DDIM in "
                 + "--steps-to steps."})
@@ -85,12 +88,18 @@ final class DistillCommand implements Callable<Integer> {
 
     @Option(names = "--student", paramLabel = "DIR",
             description = "guidance: the initial student, a model folder whose forward takes a guidance_scale "
-                    + "(e.g. the teacher's network plus a zero-initialised guidance embedding).")
+                    + "(e.g. the teacher's network plus a zero-initialised guidance embedding); default for a "
+                    + "Java-built unet teacher: the teacher plus such an embedding (guidance_embedding).")
     String student;
 
-    @Option(names = "--guidance-range", paramLabel = "MIN,MAX", defaultValue = "1,5",
-            description = "guidance: the guidance scales trained (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--guidance-range", paramLabel = "MIN,MAX",
+            description = "guidance: the guidance scales trained (default: " + DEFAULT_GUIDANCE_RANGE + "). "
+                    + "progressive: the teacher is guidance-conditioned (a guidance student) and so are the students, "
+                    + "both run at w drawn per example in MIN,MAX (no default; exclusive with --guidance); the "
+                    + "students sample with --guidance W in one forward per step.")
     String guidanceRange;
+
+    static final String DEFAULT_GUIDANCE_RANGE = "1,5";
 
     @Option(names = "--data", required = true, paramLabel = "FILE.pt",
             description = "Training examples: a tensor file [N, ...sample shape] in the model's value range.")
@@ -160,14 +169,17 @@ final class DistillCommand implements Callable<Integer> {
         if (!m.equals("consistency") && snapshotEvery != 0) {
             throw new UsageException("--snapshot-every applies to --method consistency only");
         }
+        if (m.equals("consistency") && guidanceRange != null) {
+            throw new UsageException("--guidance-range applies to --method guidance or progressive only");
+        }
         ModelFolder studentInit = null;
         if (m.equals("guidance")) {
-            if (student == null) {
+            if (student == null && folder.architecture() == null) {
                 throw new UsageException("--method guidance needs --student DIR (a model whose forward takes "
-                        + "(sample, timestep, class_labels, guidance_scale))");
+                        + "(sample, timestep, class_labels, guidance_scale)) unless --teacher is a Java-built unet");
             }
             try {
-                studentInit = ModelFolder.resolve(student);
+                studentInit = student == null ? null : ModelFolder.resolve(student);
             } catch (ModelNotFoundException e) {
                 throw new UsageException("--student: " + e.getMessage());
             }
@@ -195,9 +207,10 @@ final class DistillCommand implements Callable<Integer> {
             if (m.equals("progressive")) {
                 ProgressiveDistillation.Config config;
                 try {
+                    double[] r = guidanceRange == null ? null : guidanceRange();
                     config = new ProgressiveDistillation.Config(teacherSteps, stepsTo, steps, batch, lr,
                             LossWeighting.parse(weighting), clipGrad, seed, studentPrediction(),
-                            guidance == null ? 0 : guidance);
+                            guidance == null ? 0 : guidance, r == null ? null : new GuidanceRange(r[0], r[1]));
                 } catch (IllegalArgumentException e) {
                     throw new UsageException(e.getMessage());
                 }
@@ -286,9 +299,10 @@ final class DistillCommand implements Callable<Integer> {
         }
     }
 
-    /** {@code --guidance-range MIN,MAX}. */
+    /** {@code --guidance-range MIN,MAX} (the guidance method's default when not given). */
     private double[] guidanceRange() {
-        String[] parts = guidanceRange.split(",");
+        String given = guidanceRange != null ? guidanceRange : DEFAULT_GUIDANCE_RANGE;
+        String[] parts = given.split(",");
         try {
             if (parts.length == 2) {
                 return new double[] {Double.parseDouble(parts[0].strip()), Double.parseDouble(parts[1].strip())};
@@ -296,6 +310,6 @@ final class DistillCommand implements Callable<Integer> {
         } catch (NumberFormatException e) {
             // reported below
         }
-        throw new UsageException("--guidance-range must be MIN,MAX (e.g. 1,5), got " + guidanceRange);
+        throw new UsageException("--guidance-range must be MIN,MAX (e.g. 1,5), got " + given);
     }
 }

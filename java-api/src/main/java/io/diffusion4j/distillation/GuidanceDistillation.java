@@ -11,6 +11,8 @@ import io.diffusion4j.bindings.Torch;
 import io.diffusion4j.model.GuidedDenoiser;
 import io.diffusion4j.model.ModelFolder;
 import io.diffusion4j.model.TrainableModel;
+import io.diffusion4j.model.nn.NetDenoiser;
+import io.diffusion4j.model.nn.Networks;
 import io.diffusion4j.scheduler.DdimScheduler;
 import io.diffusion4j.scheduler.SchedulerConfig;
 import io.diffusion4j.training.data.Batch;
@@ -29,9 +31,11 @@ import org.slf4j.LoggerFactory;
  * step costs one model evaluation instead of two.
  *
  * <p>The student is a guidance-conditioned model ({@link TrainableModel#guidanceConditioned()}: a TorchScript forward
- * {@code (sample, timestep, class_labels, guidance_scale)}), best initialised from the teacher's weights with the
- * {@code w} embedding at zero (test-models/make_guidance_student.py makes such a student for the built-in digits
- * model). Each step noises a batch of examples to uniform random timesteps, draws {@code w} uniformly in
+ * {@code (sample, timestep, class_labels, guidance_scale)}, or a Java-built UNet with
+ * {@link io.diffusion4j.model.nn.Architecture#guidanceEmbedding()}), best initialised from the teacher's weights with
+ * the {@code w} embedding at zero (test-models/make_guidance_student.py makes such a student for the built-in digits
+ * model). A Java-built class-conditional UNet teacher needs no student folder: without one, the student is the
+ * teacher plus a zero-initialised guidance embedding ({@link Networks#guidanceStudent}). Each step noises a batch of examples to uniform random timesteps, draws {@code w} uniformly in
  * [{@code minScale}, {@code maxScale}] per example, runs the frozen teacher once on the doubled batch (null class and
  * the example's class) and regresses the student onto the guided prediction. The result is a model folder with the
  * teacher's schedule as a {@code DDIMScheduler} with {@code num_inference_steps} = {@code sampleSteps}, and a
@@ -111,9 +115,12 @@ public final class GuidanceDistillation {
      * Distils the guided {@code teacher} into {@code student} (a guidance-conditioned model folder, e.g. the
      * teacher's network with a guidance-scale input) and writes the result to {@code out}.
      *
+     * @param student the initial student; null for a Java-built UNet teacher: the teacher plus a zero-initialised
+     *                guidance embedding, its new first layer seeded by the config's seed
      * @return the mean loss of the last 10% of steps
      * @throws IllegalArgumentException if the teacher is not class-conditional with a null class, the student takes
-     *                                  no guidance scale, or the data have no labels
+     *                                  no guidance scale (or is missing for a TorchScript teacher), or the data have no
+     *                                  labels
      */
     public double run(ModelFolder teacher, ModelFolder student, Dataset data, Path out, Device device,
                       Listener listener) throws IOException {
@@ -131,7 +138,7 @@ public final class GuidanceDistillation {
         long t0 = System.nanoTime();
         double loss;
         try (TrainableModel t = teacher.loadTrainable(device);
-             TrainableModel s = student.loadTrainable(device);
+             TrainableModel s = student != null ? student.loadTrainable(device) : studentOf(t, teacher);
              BatchLoader loader = new BatchLoader(data, config.batchSize(), config.seed())) {
             if (!s.guidanceConditioned()) {
                 throw new IllegalArgumentException(student.location() + " takes no guidance scale: a guidance student's "
@@ -141,15 +148,23 @@ public final class GuidanceDistillation {
             double seconds = (System.nanoTime() - t0) / 1e9;
             ObjectNode record = config.toJson();
             record.put("teacher", teacher.location());
-            record.put("student_init", student.location());
+            record.put("student_init", student != null ? student.location()
+                    : teacher.location() + " plus a zero-initialised guidance embedding");
             record.put("final_loss", loss);
             record.put("seconds", Math.round(seconds * 10) / 10.0);
             record.put("trainer", StudentFolder.trainer());
-            ObjectNode spec = StudentFolder.specJson(student);
+            ObjectNode spec = student != null ? StudentFolder.specJson(student) : null;
             if (spec == null) {
                 spec = StudentFolder.specJson(teacher);
                 spec.putArray("forward_signature").add("sample").add("timestep").add("class_labels")
                         .add("guidance_scale");
+            }
+            String prefix = "Guidance-distilled student of " + teacher.location();
+            String d = spec.path("description").asText("");
+            if (!d.startsWith(prefix)) {   // the init's own description says "not yet distilled"
+                spec.put("description", prefix + " (one forward per guided step, trained for w in ["
+                        + config.minScale() + ", " + config.maxScale() + "])." + (d.isEmpty() ? ""
+                        : " Initial student: " + d));
             }
             String name = (StudentFolder.specJson(teacher).path("name").asText("model")) + "-guidance";
             StudentFolder.write(out, s, studentScheduler(sc, config.sampleSteps()), spec, name, "distillation", record,
@@ -157,6 +172,16 @@ public final class GuidanceDistillation {
             LOG.info("guidance distillation: {} steps, final loss {}, {} s", config.steps(), loss, seconds);
         }
         return loss;
+    }
+
+    /** The automatic student of a Java-built UNet teacher (see {@link #run}). */
+    private TrainableModel studentOf(TrainableModel teacher, ModelFolder folder) {
+        if (!(teacher instanceof NetDenoiser net)) {
+            throw new IllegalArgumentException(folder.location() + " is not a Java-built unet: give the initial "
+                    + "student, a model whose forward takes (sample, timestep, class_labels, guidance_scale), e.g. "
+                    + "test-models/make_guidance_student.py's");
+        }
+        return Networks.guidanceStudent(net, config.seed());
     }
 
     /** Trains {@code student} in place against the guided {@code teacher}. */

@@ -1,6 +1,5 @@
 package io.diffusion4j.distillation;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.diffusion4j.bindings.DType;
 import io.diffusion4j.bindings.Device;
@@ -20,7 +19,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -49,7 +47,10 @@ import org.slf4j.LoggerFactory;
  * teacher is the classifier-free guided teacher {@code uncond + w (cond - uncond)} (two forwards, the teacher's null
  * class), the student learns it in one conditional forward, and later rounds distil the previous student as usual.
  * The students' {@code diffusion4j.json} records {@code distilled_guidance_scale}, so {@code sample} does not guide
- * them again.
+ * them again. With {@link Config#guidanceRange()} instead, the teacher is guidance-conditioned (a guidance-distilled
+ * student: {@link TrainableModel#guidanceConditioned()}) and so are the students: every step draws each example's
+ * {@code w} uniformly in the range and feeds it to both, so the students keep their guidance-scale input and sample
+ * with any {@code w} in one forward per step ({@link RoundTeacher}).
  *
  * <p>Output: {@code out/rounds/steps-NNNN/} per finished round (a model folder whose {@code scheduler_config.json} is
  * a trailing-spacing DDIMScheduler with {@code num_inference_steps} N, and a {@code distillation_round.json} marker
@@ -76,10 +77,12 @@ public final class ProgressiveDistillation {
      * @param studentPrediction how the students' outputs are read (and recorded in their scheduler configs)
      * @param guidanceScale     classifier-free guidance scale distilled into the students in the first round (a
      *                          class-conditional teacher with a null class); 0 = none
+     * @param guidanceRange     the guidance scales a guidance-conditioned teacher and its students are run at, one
+     *                          per example and step; null = none (exclusive with {@code guidanceScale})
      */
     public record Config(int teacherSteps, int targetSteps, int stepsPerRound, int batchSize, double learningRate,
                          LossWeighting weighting, double gradientClipNorm, long seed,
-                         PredictionType studentPrediction, double guidanceScale) {
+                         PredictionType studentPrediction, double guidanceScale, GuidanceRange guidanceRange) {
         /** The students' prediction type when none is given: see the class comment. */
         public static final PredictionType DEFAULT_STUDENT_PREDICTION = PredictionType.V_PREDICTION;
 
@@ -87,7 +90,15 @@ public final class ProgressiveDistillation {
         public Config(int teacherSteps, int targetSteps, int stepsPerRound, int batchSize, double learningRate,
                       LossWeighting weighting, double gradientClipNorm, long seed) {
             this(teacherSteps, targetSteps, stepsPerRound, batchSize, learningRate, weighting, gradientClipNorm, seed,
-                    DEFAULT_STUDENT_PREDICTION, 0);
+                    DEFAULT_STUDENT_PREDICTION, 0, null);
+        }
+
+        /** Without a guidance range. */
+        public Config(int teacherSteps, int targetSteps, int stepsPerRound, int batchSize, double learningRate,
+                      LossWeighting weighting, double gradientClipNorm, long seed, PredictionType studentPrediction,
+                      double guidanceScale) {
+            this(teacherSteps, targetSteps, stepsPerRound, batchSize, learningRate, weighting, gradientClipNorm, seed,
+                    studentPrediction, guidanceScale, null);
         }
 
         public Config {
@@ -98,6 +109,11 @@ public final class ProgressiveDistillation {
             if (!(guidanceScale >= 0) || Double.isInfinite(guidanceScale)) {
                 throw new IllegalArgumentException("guidance scale must be a finite number >= 0 (0 = none), got "
                         + guidanceScale);
+            }
+            if (guidanceScale > 0 && guidanceRange != null) {
+                throw new IllegalArgumentException("a fixed guidance scale (" + guidanceScale + ") and a guidance range "
+                        + guidanceRange + " exclude each other: a fixed scale is distilled into the students, a range "
+                        + "keeps their guidance-scale input");
             }
             if (targetSteps < 1) {
                 throw new IllegalArgumentException("steps-to must be >= 1, got " + targetSteps);
@@ -127,12 +143,18 @@ public final class ProgressiveDistillation {
 
         public Config withStudentPrediction(PredictionType type) {
             return new Config(teacherSteps, targetSteps, stepsPerRound, batchSize, learningRate, weighting,
-                    gradientClipNorm, seed, type, guidanceScale);
+                    gradientClipNorm, seed, type, guidanceScale, guidanceRange);
         }
 
         public Config withGuidanceScale(double scale) {
             return new Config(teacherSteps, targetSteps, stepsPerRound, batchSize, learningRate, weighting,
-                    gradientClipNorm, seed, studentPrediction, scale);
+                    gradientClipNorm, seed, studentPrediction, scale, guidanceRange);
+        }
+
+        /** With guidance-conditioned rounds at scales in {@code range} (null = none). */
+        public Config withGuidanceRange(GuidanceRange range) {
+            return new Config(teacherSteps, targetSteps, stepsPerRound, batchSize, learningRate, weighting,
+                    gradientClipNorm, seed, studentPrediction, guidanceScale, range);
         }
 
         /** The student step counts of the rounds, in order ({@code teacherSteps/2, ..., targetSteps}). */
@@ -157,6 +179,10 @@ public final class ProgressiveDistillation {
             n.put("seed", seed);
             n.put("student_prediction", studentPrediction.configName());
             n.put("guidance_scale", guidanceScale);
+            if (guidanceRange != null) {
+                n.put("guidance_scale_min", guidanceRange.min());
+                n.put("guidance_scale_max", guidanceRange.max());
+            }
             return n;
         }
     }
@@ -245,8 +271,12 @@ public final class ProgressiveDistillation {
                 sourceSpec.put(ModelSpec.DISTILLED_GUIDANCE_KEY, config.guidanceScale());
             }
         }
+        if (config.guidanceRange() != null) {
+            checkConditioned(teacher, data, device);
+        }
+        ProgressiveRecords records = new ProgressiveRecords(config);
         if (sourceSpec != null) {
-            describe(sourceSpec, teacher.location());
+            records.describe(sourceSpec, teacher.location());
         }
         Files.createDirectories(out);
         Path metrics = out.resolve(METRICS_FILE);
@@ -255,7 +285,7 @@ public final class ProgressiveDistillation {
         int teacherSteps = config.teacherSteps();
         for (int n : config.rounds()) {
             Path dir = out.resolve("rounds").resolve(String.format("steps-%04d", n));
-            Round done = finished(dir, teacherSteps, n);
+            Round done = records.finished(dir, teacherSteps, n);
             if (done != null) {
                 rounds.add(done);
                 l.onResumed(done);
@@ -273,9 +303,8 @@ public final class ProgressiveDistillation {
                 checkFits(t, data);
                 PredictionType teacherType = teacherDir == null ? sc.predictionType()
                         : SchedulerConfig.read(teacherDir.resolve(ModelFolder.SCHEDULER_FILE)).predictionType();
-                double w = teacherDir == null ? config.guidanceScale() : 0;
-                loss = new ProgressiveRound(config, new ProgressiveRound.Teacher(t, teacherType, w, nullClass), s,
-                        config.studentPrediction(), sc, n).train(loader, l);
+                loss = new ProgressiveRound(config, RoundTeacher.of(config, teacherDir == null, t, teacherType,
+                        nullClass), s, config.studentPrediction(), sc, n).train(loader, l);
                 double seconds = (System.nanoTime() - t0) / 1e9;
                 Round r = new Round(teacherSteps, n, config.stepsPerRound(), loss, seconds, dir);
                 ObjectNode record = config.toJson();
@@ -288,7 +317,7 @@ public final class ProgressiveDistillation {
                 StudentFolder.write(dir, s, studentScheduler(sc, n, config.studentPrediction()), sourceSpec,
                         (sourceSpec != null ? sourceSpec.path("name").asText("model") : "model") + "-" + n + "step",
                         "distillation", record, StudentFolder.ROUND_FILE, StudentFolder.JSON.writeValueAsString(record));
-                appendMetrics(metrics, r);
+                ProgressiveRecords.appendMetrics(metrics, r);
                 rounds.add(r);
                 l.onRound(r);
                 LOG.info("progressive distillation: {} -> {} steps, final loss {}, {} s", teacherSteps, n, loss,
@@ -298,82 +327,32 @@ public final class ProgressiveDistillation {
             teacherSteps = n;
         }
         StudentFolder.copyModel(teacherDir, out);
-        writeRunRecord(out, teacher.location(), rounds);
+        records.writeRunRecord(out, teacher.location(), rounds);
         return rounds;
     }
 
-    /** Says in the spec's description what the folder is (the teacher's description follows). */
-    private void describe(ObjectNode spec, String teacherLocation) {
-        String prefix = "Progressive-distillation student of " + teacherLocation;
-        String d = spec.path("description").asText("");
-        if (!d.startsWith(prefix)) {
-            spec.put("description", prefix + " (DDIM, trailing spacing; predicts "
-                    + config.studentPrediction().configName() + (config.guidanceScale() > 0
-                    ? "; classifier-free guidance scale " + config.guidanceScale() + " distilled in" : "")
-                    + "). Teacher: " + d);
+    /** A guidance range needs a guidance-conditioned, class-conditional teacher and labelled data. */
+    private static void checkConditioned(ModelFolder teacher, Dataset data, Device device) throws IOException {
+        if (teacher.spec() == null || !teacher.spec().isConditional()) {
+            throw new IllegalArgumentException(teacher.location() + " is not class-conditional: a guidance range needs "
+                    + "a guidance-conditioned teacher (forward (sample, timestep, class_labels, guidance_scale))");
         }
-    }
-
-    /**
-     * Replaces the final folder's {@code distillation} record (a copy of the last round's) by one for the whole run:
-     * the settings, the original teacher, every round and the total seconds.
-     */
-    private void writeRunRecord(Path out, String teacherLocation, List<Round> rounds) throws IOException {
-        Path specFile = out.resolve(ModelSpec.FILE_NAME);
-        if (!Files.isRegularFile(specFile) || !(StudentFolder.JSON.readTree(Files.readString(specFile))
-                instanceof ObjectNode spec)) {
-            return;
+        if (data.numClasses() <= 0) {
+            throw new IllegalArgumentException("a guidance range needs class labels with the data (--labels)");
         }
-        ObjectNode record = config.toJson();
-        record.put("teacher", teacherLocation);
-        com.fasterxml.jackson.databind.node.ArrayNode list = record.putArray("rounds");
-        double seconds = 0;
-        for (Round r : rounds) {
-            list.addObject().put("teacher_steps", r.teacherSteps()).put("student_steps", r.studentSteps())
-                    .put("final_loss", r.finalLoss()).put("seconds", r.seconds());
-            seconds += r.seconds();
+        try (TrainableModel t = teacher.loadTrainable(device)) {
+            if (!t.guidanceConditioned()) {
+                throw new IllegalArgumentException(teacher.location() + " takes no guidance scale: a guidance range "
+                        + "needs a guidance-conditioned teacher (forward (sample, timestep, class_labels, "
+                        + "guidance_scale)), e.g. a guidance-distilled student; for a plain teacher use --guidance W");
+            }
         }
-        record.put("seconds", Math.round(seconds * 10) / 10.0);
-        record.put("trainer", StudentFolder.trainer());
-        describe(spec, teacherLocation);
-        spec.set("distillation", record);
-        Path tmp = out.resolve(".tmp-" + ModelSpec.FILE_NAME);
-        Files.writeString(tmp, StudentFolder.JSON.writeValueAsString(spec));
-        Files.move(tmp, specFile, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
-                java.nio.file.StandardCopyOption.ATOMIC_MOVE);
     }
 
     private void checkFits(TrainableModel teacher, Dataset data) {
         if (teacher.isConditional() && data.numClasses() <= 0) {
             throw new IllegalArgumentException(teacher.source() + " is class-conditional: the data needs labels");
         }
-    }
-
-    private Round finished(Path dir, int teacherSteps, int n) throws IOException {
-        Path marker = dir.resolve(StudentFolder.ROUND_FILE);
-        if (!Files.isRegularFile(marker)) {
-            return null;
-        }
-        JsonNode r = StudentFolder.JSON.readTree(Files.readString(marker));
-        ObjectNode now = config.toJson();
-        for (String key : List.of("steps_per_round", "batch_size", "learning_rate", "weighting", "seed",
-                "student_prediction", "guidance_scale")) {
-            if (!now.path(key).asText().equals(r.path(key).asText())) {
-                throw new IllegalArgumentException(dir + " was distilled with " + key + " " + r.path(key)
-                        + ", this run has " + now.path(key) + "; use another --out or the same settings to resume");
-            }
-        }
-        return new Round(r.path("teacher_steps").asInt(teacherSteps), n, r.path("steps_per_round").asLong(),
-                r.path("final_loss").asDouble(), r.path("seconds").asDouble(), dir);
-    }
-
-    private static void appendMetrics(Path metrics, Round r) throws IOException {
-        if (!Files.exists(metrics)) {
-            Files.writeString(metrics, METRICS_HEADER + "\n");
-        }
-        Files.writeString(metrics, String.format(Locale.ROOT, "%d,%d,%d,%.6g,%.1f%n", r.teacherSteps(),
-                r.studentSteps(), r.trainingSteps(), r.finalLoss(), r.seconds()),
-                java.nio.file.StandardOpenOption.APPEND);
     }
 
     /**
@@ -385,7 +364,7 @@ public final class ProgressiveDistillation {
      */
     public double distilRound(TrainableModel teacher, TrainableModel student, SchedulerConfig sc, int studentSteps,
                               BatchLoader loader, Listener listener) throws IOException {
-        return new ProgressiveRound(config, new ProgressiveRound.Teacher(teacher, sc.predictionType(), 0, -1), student,
+        return new ProgressiveRound(config, RoundTeacher.plain(teacher, sc.predictionType()), student,
                 config.studentPrediction(), sc, studentSteps).train(loader, listener != null ? listener
                 : new Listener() { });
     }

@@ -3,10 +3,7 @@ package io.diffusion4j.distillation;
 import io.diffusion4j.bindings.DType;
 import io.diffusion4j.bindings.Device;
 import io.diffusion4j.bindings.Generator;
-import io.diffusion4j.bindings.InferenceGuard;
-import io.diffusion4j.bindings.NativeScope;
 import io.diffusion4j.bindings.Tensor;
-import io.diffusion4j.bindings.Torch;
 import io.diffusion4j.model.TrainableModel;
 import io.diffusion4j.scheduler.PredictionType;
 import io.diffusion4j.scheduler.SchedulerConfig;
@@ -18,45 +15,25 @@ import java.io.IOException;
 import java.util.SplittableRandom;
 
 /**
- * One round of progressive distillation: the student learns to take in one DDIM step what the round's teacher takes
- * in two, on the grid of {@code studentSteps} trailing timesteps (see {@link ProgressiveDistillation}). The teacher's
- * output is read with its own prediction type (and, in a guided round, is the classifier-free guided prediction at
- * one scale); the student's output with the student's type.
+ * One round of progressive distillation: the student learns to take in one DDIM step what the round's teacher
+ * ({@link RoundTeacher}: plain, guided at one scale, or guidance-conditioned) takes in two, on the grid of
+ * {@code studentSteps} trailing timesteps (see {@link ProgressiveDistillation}). The student's output is read with the
+ * student's type; with a {@link GuidanceRange} each example's {@code w} is drawn in it and fed to teacher and student
+ * alike.
  */
 final class ProgressiveRound {
-    /**
-     * The teacher of a round.
-     *
-     * @param model         the frozen network
-     * @param type          how its output is read
-     * @param guidanceScale classifier-free guidance scale applied to it, 0 = none (its plain forward)
-     * @param nullClassId   its null class (used when guided)
-     */
-    record Teacher(TrainableModel model, PredictionType type, double guidanceScale, int nullClassId) {
-        Teacher {
-            if (model == null || type == null) {
-                throw new IllegalArgumentException("a round's teacher needs a model and a prediction type");
-            }
-            if (guidanceScale > 0 && nullClassId < 0) {
-                throw new IllegalArgumentException(model.source() + " has no null class (diffusion4j.json "
-                        + "null_class_id): it cannot be guided");
-            }
-        }
-
-        Tensor predict(Tensor z, Tensor ts, Tensor labels) {
-            return guidanceScale > 0 ? GuidedTeacher.predict(model, nullClassId, guidanceScale, z, ts, labels)
-                    : model.forward(z, ts, labels);
-        }
-    }
-
     private final ProgressiveDistillation.Config config;
-    private final Teacher teacher;
+    private final RoundTeacher teacher;
     private final TrainableModel student;
     private final PredictionType studentType;
     private final Grid grid;
 
-    ProgressiveRound(ProgressiveDistillation.Config config, Teacher teacher, TrainableModel student,
+    ProgressiveRound(ProgressiveDistillation.Config config, RoundTeacher teacher, TrainableModel student,
                      PredictionType studentType, SchedulerConfig sc, int studentSteps) {
+        if (teacher.perExampleScale() && (config.guidanceRange() == null || !student.guidanceConditioned())) {
+            throw new IllegalArgumentException("a guidance-conditioned round needs a guidance range and a student "
+                    + "that takes a guidance scale, got " + config.guidanceRange() + " and " + student.source());
+        }
         this.config = config;
         this.teacher = teacher;
         this.student = student;
@@ -66,12 +43,7 @@ final class ProgressiveRound {
 
     /** Trains the student in place; returns the mean loss of the round's last 10% of steps. */
     double train(BatchLoader loader, ProgressiveDistillation.Listener listener) throws IOException {
-        teacher.model().train(false);
-        try (NativeScope scope = new NativeScope()) {
-            for (Tensor p : teacher.model().parameters()) {
-                p.requiresGrad(false);
-            }
-        }
+        teacher.freeze();
         int n = grid.studentSteps();
         return StudentTraining.run("distillation (round to " + n + " steps)", student, loader,
                 config.stepsPerRound(), config.learningRate(), config.gradientClipNorm(), config.seed(), n,
@@ -104,71 +76,39 @@ final class ProgressiveRound {
         Tensor x = b.x0().to(device, DType.FLOAT32);
         Tensor labels = b.labels() == null || !student.isConditional() ? null : b.labels().to(device, DType.INT64);
         int batch = Math.toIntExact(x.size(0));
-        int n = grid.studentSteps();
         SplittableRandom rng = new SplittableRandom(seed);
-        long[] t0 = new long[batch];
-        long[] t1 = new long[batch];
+        RoundTeacher.Steps steps = RoundTeacher.Steps.draw(grid, rng, batch);
+        float[] w = new float[batch];
         double[] a0 = new double[batch];
         double[] s0 = new double[batch];
-        double[] a1 = new double[batch];
-        double[] s1 = new double[batch];
-        double[] a2 = new double[batch];
-        double[] s2 = new double[batch];
-        double[] cz2 = new double[batch];
-        double[] cz = new double[batch];
-        double[] w = new double[batch];
         for (int k = 0; k < batch; k++) {
-            int i = rng.nextInt(n);
-            t0[k] = grid.teacher[2 * i];
-            t1[k] = grid.teacher[2 * i + 1];
-            double ab0 = grid.alphaBar[2 * i];
-            double ab1 = grid.alphaBar[2 * i + 1];
-            double ab2 = grid.alphaBar[2 * i + 2];
+            double ab0 = steps.alphaBar0()[k];
             a0[k] = Math.sqrt(ab0);
             s0[k] = Math.sqrt(1 - ab0);
-            a1[k] = Math.sqrt(ab1);
-            s1[k] = Math.sqrt(1 - ab1);
-            a2[k] = Math.sqrt(ab2);
-            s2[k] = Math.sqrt(1 - ab2);
-            double r = s2[k] / s0[k];
-            double denom = a2[k] - r * a0[k];
-            cz2[k] = 1 / denom;
-            cz[k] = -r / denom;
-            w[k] = config.weighting().weight(ab0 / (1 - ab0));
+            w[k] = (float) config.weighting().weight(ab0 / (1 - ab0));
+        }
+        Tensor scales = null;
+        if (teacher.perExampleScale()) {   // drawn after the steps, so unguided runs keep their random stream
+            double[] g = new double[batch];
+            for (int k = 0; k < batch; k++) {
+                g[k] = config.guidanceRange().draw(rng);
+            }
+            scales = Tensor.fromDoubles(g, batch).to(device, DType.FLOAT32);
         }
         Tensor alpha0 = Parameterization.perExample(a0, x);
         Tensor sigma0 = Parameterization.perExample(s0, x);
-        Tensor ts0 = ProgressiveDistillation.timesteps(t0, student);
         Tensor z;
-        Tensor target;
         try (Generator g = Generator.cpu(seed)) {
             Tensor eps = Tensor.randn(g, DType.FLOAT32, device, x.shape());
             z = alpha0.mul(x).add(sigma0.mul(eps));
         }
-        PredictionType tt = teacher.type();
-        try (InferenceGuard noGrad = Torch.noGrad()) {
-            Tensor alpha1 = Parameterization.perExample(a1, x);
-            Tensor sigma1 = Parameterization.perExample(s1, x);
-            Tensor[] p0 = Parameterization.x0AndEpsilon(tt, teacher.predict(z,
-                    ProgressiveDistillation.timesteps(t0, teacher.model()), labels), z, alpha0, sigma0);
-            Tensor z1 = alpha1.mul(p0[0]).add(sigma1.mul(p0[1]));
-            Tensor[] p1 = Parameterization.x0AndEpsilon(tt, teacher.predict(z1,
-                    ProgressiveDistillation.timesteps(t1, teacher.model()), labels), z1, alpha1, sigma1);
-            Tensor z2 = Parameterization.perExample(a2, x).mul(p1[0]).add(Parameterization.perExample(s2, x).mul(p1[1]));
-            target = Parameterization.perExample(cz2, x).mul(z2).add(Parameterization.perExample(cz, x).mul(z));
-        }
-        Tensor predicted = Parameterization.x0(studentType, student.forward(z, ts0, labels), z, alpha0, sigma0);
-        Tensor weights = Tensor.fromFloats(toFloats(w), batch);
+        Tensor target = teacher.target(steps, z, labels, scales);
+        Tensor ts0 = ProgressiveDistillation.timesteps(steps.t0(), student);
+        Tensor out = scales != null ? student.forward(z, ts0, labels, scales) : student.forward(z, ts0, labels);
+        Tensor predicted = Parameterization.x0(studentType, out, z, alpha0, sigma0);
+        Tensor weights = Tensor.fromFloats(w, batch);
         Tensor loss = predicted.mseLossPerSample(target).mul(device.isCuda() ? weights.to(device) : weights).mean();
         loss.backward();
         return loss.item();
-    }
-
-    private static float[] toFloats(double[] d) {
-        float[] f = new float[d.length];
-        for (int i = 0; i < d.length; i++) {
-            f[i] = (float) d[i];
-        }
-        return f;
     }
 }

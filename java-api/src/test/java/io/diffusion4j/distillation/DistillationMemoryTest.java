@@ -8,6 +8,10 @@ import io.diffusion4j.bindings.Torch;
 import io.diffusion4j.bindings.TorchScriptRuntime;
 import io.diffusion4j.model.ModelFolder;
 import io.diffusion4j.model.TrainableModel;
+import io.diffusion4j.model.nn.Architecture;
+import io.diffusion4j.model.nn.NetDenoiser;
+import io.diffusion4j.model.nn.Networks;
+import io.diffusion4j.scheduler.PredictionType;
 import io.diffusion4j.training.data.BatchLoader;
 import io.diffusion4j.training.data.TensorFileDataset;
 import java.io.IOException;
@@ -109,6 +113,37 @@ class DistillationMemoryTest {
         w.assertFlat("progressive distillation round");
         // the round turns graph optimisation off for its steps only (LibTorch's per-thread switch), then restores it
         assertTrue(TorchScriptRuntime.graphOptimization(), "the round left graph optimisation off on this thread");
+    }
+
+    @Test
+    void guidanceConditionedRoundStaysFlat() throws IOException {
+        // a small Java-built guidance UNet as teacher and student, w drawn per example (a guidance range)
+        ModelFolder digits = ModelFolder.builtin("digits");
+        ProgressiveDistillation.Config config = new ProgressiveDistillation.Config(8, 4, STEPS, 8, 1e-4,
+                LossWeighting.TRUNCATED_SNR, 1.0, 1).withGuidanceRange(new GuidanceRange(1, 5));
+        Watch w = new Watch();
+        Torch.setThreads(1);   // convolutions at 2 intra-op threads crawl on a loaded 2-core machine
+        try (NativeScope scope = new NativeScope();
+             NetDenoiser plain = Networks.build(Architecture.unet(new long[] {1, 8, 8}, 8, 1, 16, 10), Device.CPU, 3);
+             NetDenoiser teacher = Networks.guidanceStudent(plain, 4);
+             NetDenoiser student = Networks.guidanceStudent(plain, 4);
+             BatchLoader loader = new BatchLoader(TensorFileDataset.read(
+                     GuidanceDistillationTest.copyResource("io/diffusion4j/reference/training/digits_data.pt",
+                             tmp.resolve("x.pt")),
+                     GuidanceDistillationTest.copyResource("io/diffusion4j/reference/training/digits_labels.pt",
+                             tmp.resolve("y.pt"))), 8, 1)) {
+            new ProgressiveRound(config, RoundTeacher.conditioned(teacher, PredictionType.EPSILON), student,
+                    PredictionType.V_PREDICTION, digits.schedulerConfig(), 4).train(loader,
+                    new ProgressiveDistillation.Listener() {
+                        @Override
+                        public void onStep(int studentSteps, long step, double loss) {
+                            w.after(step);
+                        }
+                    });
+        } finally {
+            Torch.setThreads(2);
+        }
+        w.assertFlat("guidance-conditioned progressive round (Java-built unet, w per example)");
     }
 
     @Test

@@ -25,11 +25,19 @@ import java.util.Locale;
  *   depth 2, embedding 64, 10 classes.</li>
  * </ul>
  *
+ * <p>{@code guidance_embedding} (a class-conditional UNet only) adds an input for the classifier-free guidance scale
+ * {@code w} (Meng et al. 2023): a sinusoidal embedding of {@code 100 w} ({@code width} values), an MLP
+ * ({@code w_mlp.0}, SiLU, {@code w_mlp.2}) into the {@code timeEmbedding} width, added to the time + class embedding.
+ * Its last layer starts at zero, so the network starts out as the same UNet without it, at every {@code w}
+ * (test-models/make_guidance_student.py builds the same network in PyTorch: state dicts are interchangeable). Such a
+ * network predicts the guided {@code uncond + w (cond - uncond)} in one forward once guidance-distilled.
+ *
  * @param numClasses classes of a class-conditional UNet (the null class is {@code numClasses}); 0 = unconditional
  * @param groups     GroupNorm groups of a UNet (divides {@code width}); 0 for an MLP
+ * @param guidanceEmbedding whether the network takes a guidance scale (a class-conditional UNet only)
  */
 public record Architecture(Type type, long[] sampleShape, int width, int depth, int timeEmbedding, int numClasses,
-                           int groups) {
+                           int groups, boolean guidanceEmbedding) {
 
     /** The network family. */
     public enum Type { MLP, UNET }
@@ -64,6 +72,25 @@ public record Architecture(Type type, long[] sampleShape, int width, int depth, 
                         + "got width " + width + ", groups " + groups);
             }
         }
+        if (guidanceEmbedding && (type != Type.UNET || numClasses < 1)) {
+            throw new IllegalArgumentException("guidance_embedding needs a class-conditional unet (num_classes >= 1), "
+                    + "got type " + type.name().toLowerCase(Locale.ROOT) + ", num_classes " + numClasses);
+        }
+    }
+
+    /** Without a guidance embedding. */
+    public Architecture(Type type, long[] sampleShape, int width, int depth, int timeEmbedding, int numClasses,
+                        int groups) {
+        this(type, sampleShape, width, depth, timeEmbedding, numClasses, groups, false);
+    }
+
+    /**
+     * This architecture with or without the guidance-scale input ({@code guidance_embedding}).
+     *
+     * @throws IllegalArgumentException when adding it to anything but a class-conditional UNet
+     */
+    public Architecture withGuidanceEmbedding(boolean on) {
+        return new Architecture(type, sampleShape, width, depth, timeEmbedding, numClasses, groups, on);
     }
 
     /** An MLP denoiser for samples of {@code sampleShape}. */
@@ -102,6 +129,9 @@ public record Architecture(Type type, long[] sampleShape, int width, int depth, 
         n.put("time_embedding", timeEmbedding);
         n.put("num_classes", numClasses);
         n.put("groups", groups);
+        if (guidanceEmbedding) {
+            n.put("guidance_embedding", true);
+        }
         try {
             return JSON.writeValueAsString(n);
         } catch (JsonProcessingException e) {
@@ -136,8 +166,13 @@ public record Architecture(Type type, long[] sampleShape, int width, int depth, 
             }
             shape[i] = s.get(i).asLong();
         }
+        JsonNode g = n.get("guidance_embedding");
+        if (g != null && !g.isBoolean()) {
+            throw new IllegalArgumentException("architecture guidance_embedding must be true or false, got " + g);
+        }
         return new Architecture(type, shape, integer(n, "width"), integer(n, "depth"), integer(n, "time_embedding"),
-                n.has("num_classes") ? integer(n, "num_classes") : 0, n.has("groups") ? integer(n, "groups") : 0);
+                n.has("num_classes") ? integer(n, "num_classes") : 0, n.has("groups") ? integer(n, "groups") : 0,
+                g != null && g.asBoolean());
     }
 
     private static String text(JsonNode n, String key) {
@@ -160,13 +195,13 @@ public record Architecture(Type type, long[] sampleShape, int width, int depth, 
     public boolean equals(Object o) {
         return o instanceof Architecture a && a.type == type && Arrays.equals(a.sampleShape, sampleShape)
                 && a.width == width && a.depth == depth && a.timeEmbedding == timeEmbedding
-                && a.numClasses == numClasses && a.groups == groups;
+                && a.numClasses == numClasses && a.groups == groups && a.guidanceEmbedding == guidanceEmbedding;
     }
 
     @Override
     public int hashCode() {
         return java.util.Objects.hash(type, Arrays.hashCode(sampleShape), width, depth, timeEmbedding, numClasses,
-                groups);
+                groups, guidanceEmbedding);
     }
 
     @Override

@@ -37,6 +37,9 @@ public final class Initializers {
                 throw new IllegalArgumentException("cannot tell the parameter roles of " + model.source());
             }
             reinit(named, roles, seed);
+            if (model instanceof NetDenoiser n) {
+                n.zeroInitialise();
+            }
         }
     }
 

@@ -29,7 +29,7 @@ public final class MlpDenoiser extends NetDenoiser {
     }
 
     @Override
-    protected Tensor run(Tensor sample, Tensor timesteps, Tensor classLabels) {
+    protected Tensor run(Tensor sample, Tensor timesteps, Tensor classLabels, Tensor guidanceScale) {
         long b = sample.size(0);
         Tensor h = Tensor.cat(List.of(sample.reshape(b, flat), timestepEmbedding(timesteps, b)), 1);
         for (int i = 0; i < layers.size() - 1; i++) {

@@ -16,6 +16,9 @@ import java.util.List;
  * A denoiser network built in Java from LibTorch {@code torch::nn} layers ({@link NnModule}): both a
  * {@link Denoiser} (pipelines sample it) and a {@link TrainableModel} (the Trainer trains it). Its weights are a
  * PyTorch state-dict file ({@value #WEIGHTS_FILE}); its {@link Architecture} rebuilds it. Float32, int64 timesteps.
+ * A network with {@link Architecture#guidanceEmbedding()} also takes the guidance scale
+ * ({@link #takesGuidanceScale()}, {@link #guidanceConditioned()}); its three-argument forward runs it at {@code w = 1},
+ * the conditional prediction, as a TorchScript guidance student's does.
  */
 public abstract sealed class NetDenoiser implements Denoiser, TrainableModel permits MlpDenoiser, UNetDenoiser {
     /** The weights file of a Java-built model in a model folder or checkpoint. */
@@ -51,8 +54,28 @@ public abstract sealed class NetDenoiser implements Denoiser, TrainableModel per
         return Tensor.cat(List.of(a.sin(), a.cos()), 1);
     }
 
-    /** The network's forward; subclasses define it. */
-    protected abstract Tensor run(Tensor sample, Tensor timesteps, Tensor classLabels);
+    /**
+     * The network's forward; subclasses define it.
+     *
+     * @param guidanceScale [B] float32 for a network with a guidance embedding, null otherwise
+     */
+    protected abstract Tensor run(Tensor sample, Tensor timesteps, Tensor classLabels, Tensor guidanceScale);
+
+    /**
+     * Sets the layers that must start at zero (the guidance embedding's output layer); {@link Networks} calls it after
+     * every (re-)initialisation. Nothing by default.
+     */
+    void zeroInitialise() {
+    }
+
+    private void checkSample(Tensor sample) {
+        long[] shape = architecture.sampleShape();
+        if (sample.dim() != shape.length + 1 || !java.util.Arrays.equals(java.util.Arrays.copyOfRange(sample.shape(), 1,
+                sample.dim()), shape)) {
+            throw new IllegalArgumentException(source() + " takes samples [B, " + java.util.Arrays.toString(shape)
+                    .replaceAll("[\\[\\]]", "") + "], got " + sample.describe());
+        }
+    }
 
     public Architecture architecture() {
         return architecture;
@@ -65,12 +88,7 @@ public abstract sealed class NetDenoiser implements Denoiser, TrainableModel per
 
     @Override
     public final Tensor forward(Tensor sample, Tensor timesteps, Tensor classLabels) {
-        long[] shape = architecture.sampleShape();
-        if (sample.dim() != shape.length + 1 || !java.util.Arrays.equals(java.util.Arrays.copyOfRange(sample.shape(), 1,
-                sample.dim()), shape)) {
-            throw new IllegalArgumentException(source() + " takes samples [B, " + java.util.Arrays.toString(shape)
-                    .replaceAll("[\\[\\]]", "") + "], got " + sample.describe());
-        }
+        checkSample(sample);
         if (isConditional() && classLabels == null) {
             throw new IllegalArgumentException(source() + " is class-conditional: pass class labels (the null class "
                     + nullClassId() + " for unconditional samples)");
@@ -78,12 +96,47 @@ public abstract sealed class NetDenoiser implements Denoiser, TrainableModel per
         if (!isConditional() && classLabels != null) {
             throw new IllegalArgumentException(source() + " is unconditional: it takes no class labels");
         }
-        return run(sample, timesteps, classLabels);
+        return run(sample, timesteps, classLabels, architecture.guidanceEmbedding()
+                ? Tensor.full(1.0, DType.FLOAT32, sample.device(), sample.size(0)) : null);
+    }
+
+    @Override
+    public final Tensor forward(Tensor sample, Tensor timesteps, Tensor classLabels, Tensor guidanceScale) {
+        if (!architecture.guidanceEmbedding()) {
+            return TrainableModel.super.forward(sample, timesteps, classLabels, guidanceScale);
+        }
+        if (classLabels == null || guidanceScale == null) {
+            throw new IllegalArgumentException(source() + " takes class labels and a guidance scale per sample");
+        }
+        checkSample(sample);
+        if (guidanceScale.dim() != 1 || guidanceScale.size(0) != sample.size(0)) {
+            throw new IllegalArgumentException(source() + " takes one guidance scale per sample, [" + sample.size(0)
+                    + "], got " + guidanceScale.describe());
+        }
+        return run(sample, timesteps, classLabels, guidanceScale);
     }
 
     @Override
     public final Tensor predict(Tensor sample, Tensor timesteps, Tensor classLabels) {
         return forward(sample, timesteps, classLabels);
+    }
+
+    @Override
+    public final Tensor predict(Tensor sample, Tensor timesteps, Tensor classLabels, Tensor guidanceScale) {
+        if (!architecture.guidanceEmbedding()) {
+            return Denoiser.super.predict(sample, timesteps, classLabels, guidanceScale);
+        }
+        return forward(sample, timesteps, classLabels, guidanceScale);
+    }
+
+    @Override
+    public boolean takesGuidanceScale() {
+        return architecture.guidanceEmbedding();
+    }
+
+    @Override
+    public boolean guidanceConditioned() {
+        return architecture.guidanceEmbedding();
     }
 
     @Override
