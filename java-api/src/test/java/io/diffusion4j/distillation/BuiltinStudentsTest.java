@@ -3,11 +3,11 @@ package io.diffusion4j.distillation;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.diffusion4j.OneThread;
 import io.diffusion4j.bindings.DType;
 import io.diffusion4j.bindings.Device;
 import io.diffusion4j.bindings.NativeScope;
 import io.diffusion4j.bindings.Tensor;
-import io.diffusion4j.bindings.Torch;
 import io.diffusion4j.evaluation.DigitsQuality;
 import io.diffusion4j.model.CountingDenoiser;
 import io.diffusion4j.model.ModelFolder;
@@ -18,14 +18,14 @@ import io.diffusion4j.scheduler.PredictionType;
 import io.diffusion4j.scheduler.SchedulerConfig;
 import io.diffusion4j.scheduler.Schedulers;
 import java.io.IOException;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * The distilled built-in students sample with their own scheduler config and step count and meet issue 15's bars
  * (their training: test-models/README.md and each folder's {@code diffusion4j.json}).
  */
+@ExtendWith(OneThread.class)
 class BuiltinStudentsTest {
     /**
      * toy2d's DDPM-1000 energy distance under ProgressiveDistillationTest's protocol (2000 samples, seeds 20000 + i,
@@ -39,16 +39,6 @@ class BuiltinStudentsTest {
      * measured on the teacher, 2,184 s, so not recomputed here).
      */
     static final double DIGITS_V_DDPM_1000_FD = 10.22;
-
-    @BeforeAll
-    static void threads() {
-        Torch.setThreads(1);
-    }
-
-    @AfterAll
-    static void restore() {
-        Torch.setThreads(2);
-    }
 
     @Test
     void toy2dFourStepStudentIsWithinTwiceDdpm1000() throws IOException {

@@ -5,9 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.diffusion4j.OneThread;
 import io.diffusion4j.bindings.Device;
 import io.diffusion4j.bindings.NativeScope;
-import io.diffusion4j.bindings.Torch;
 import io.diffusion4j.model.ModelFolder;
 import io.diffusion4j.scheduler.LcmScheduler;
 import io.diffusion4j.scheduler.Scheduler;
@@ -17,9 +17,8 @@ import io.diffusion4j.training.data.TensorFileDataset;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -27,19 +26,10 @@ import org.junit.jupiter.api.io.TempDir;
  * the two-moons data at 1 and 2 steps must beat the teacher's DDIM (trailing spacing) at the same steps by a margin
  * set from measured figures; the teacher sampled with LCMScheduler is printed beside it.
  */
+@ExtendWith(OneThread.class)
 class ConsistencyDistillationTest {
     @TempDir
     Path tmp;
-
-    @BeforeAll
-    static void threads() {
-        Torch.setThreads(1);
-    }
-
-    @AfterAll
-    static void restore() {
-        Torch.setThreads(2);
-    }
 
     @Test
     void consistencyStudentBeatsTheTeacherInFewSteps() throws IOException {

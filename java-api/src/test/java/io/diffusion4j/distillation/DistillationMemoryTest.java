@@ -2,6 +2,7 @@ package io.diffusion4j.distillation;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.diffusion4j.OneThread;
 import io.diffusion4j.bindings.Device;
 import io.diffusion4j.bindings.NativeScope;
 import io.diffusion4j.bindings.Torch;
@@ -17,29 +18,18 @@ import io.diffusion4j.training.data.TensorFileDataset;
 import java.io.IOException;
 import java.nio.file.Path;
 import org.bytedeco.javacpp.Pointer;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 /** Native memory stays flat over the distillation loops (each step in its own scope, nothing kept between steps). */
+@ExtendWith(OneThread.class)
 class DistillationMemoryTest {
     static final int WARMUP = 50;
     static final int STEPS = 400;
 
     @TempDir
     Path tmp;
-
-    /** One thread, as the other distillation tests: two threads on a shared 2-core machine made steps ~10x slower. */
-    @BeforeAll
-    static void threads() {
-        Torch.setThreads(1);
-    }
-
-    @AfterAll
-    static void restore() {
-        Torch.setThreads(2);
-    }
 
     /** Watches JavaCPP's tracked bytes, live objects and resident memory after each step past the warm-up. */
     static final class Watch {
@@ -122,7 +112,6 @@ class DistillationMemoryTest {
         ProgressiveDistillation.Config config = new ProgressiveDistillation.Config(8, 4, STEPS, 8, 1e-4,
                 LossWeighting.TRUNCATED_SNR, 1.0, 1).withGuidanceRange(new GuidanceRange(1, 5));
         Watch w = new Watch();
-        Torch.setThreads(1);   // convolutions at 2 intra-op threads crawl on a loaded 2-core machine
         try (NativeScope scope = new NativeScope();
              NetDenoiser plain = Networks.build(Architecture.unet(new long[] {1, 8, 8}, 8, 1, 16, 10), Device.CPU, 3);
              NetDenoiser teacher = Networks.guidanceStudent(plain, 4);
@@ -140,8 +129,6 @@ class DistillationMemoryTest {
                             w.after(step);
                         }
                     });
-        } finally {
-            Torch.setThreads(2);
         }
         w.assertFlat("guidance-conditioned progressive round (Java-built unet, w per example)");
     }

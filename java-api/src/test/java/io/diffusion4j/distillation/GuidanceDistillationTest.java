@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.diffusion4j.OneThread;
 import io.diffusion4j.bindings.DType;
 import io.diffusion4j.bindings.Device;
 import io.diffusion4j.bindings.InferenceGuard;
@@ -22,9 +23,8 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -33,21 +33,12 @@ import org.junit.jupiter.api.io.TempDir;
  * one forward per step, the digits classifier recognises the requested digit in 200 samples (20 per class).
  * {@code -Dd4j.guidance.steps=N} sets the budget (BENCHMARKS.md has the figures).
  */
+@ExtendWith(OneThread.class)
 class GuidanceDistillationTest {
     static final String FIXTURE = "io/diffusion4j/fixtures/digits-guidance-student/";
 
     @TempDir
     Path tmp;
-
-    @BeforeAll
-    static void threads() {
-        Torch.setThreads(1);
-    }
-
-    @AfterAll
-    static void restore() {
-        Torch.setThreads(2);
-    }
 
     static Path copyResource(String resource, Path to) throws IOException {
         try (InputStream in = GuidanceDistillationTest.class.getClassLoader().getResourceAsStream(resource)) {

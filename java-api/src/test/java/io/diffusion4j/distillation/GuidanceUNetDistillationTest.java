@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.diffusion4j.OneThread;
 import io.diffusion4j.bindings.DType;
 import io.diffusion4j.bindings.Device;
 import io.diffusion4j.bindings.Generator;
@@ -28,9 +29,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -40,19 +40,10 @@ import org.junit.jupiter.api.io.TempDir;
  * {@code uncond + w (cond - uncond)} on held-out noised digits, and the folder it writes samples guided in one forward
  * per step.
  */
+@ExtendWith(OneThread.class)
 class GuidanceUNetDistillationTest {
     @TempDir
     Path tmp;
-
-    @BeforeAll
-    static void threads() {
-        Torch.setThreads(1);
-    }
-
-    @AfterAll
-    static void restore() {
-        Torch.setThreads(2);
-    }
 
     /** A model folder holding the built-in digits model as a Java-built UNet (weights.pt + its architecture). */
     static Path javaDigits(Path dir) throws IOException {

@@ -4,12 +4,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.diffusion4j.OneThread;
 import io.diffusion4j.bindings.DType;
 import io.diffusion4j.bindings.Device;
 import io.diffusion4j.bindings.NativeScope;
 import io.diffusion4j.bindings.Tensor;
 import io.diffusion4j.bindings.TensorFiles;
-import io.diffusion4j.bindings.Torch;
 import io.diffusion4j.evaluation.EnergyDistance;
 import io.diffusion4j.model.Denoiser;
 import io.diffusion4j.model.ModelFolder;
@@ -28,9 +28,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -40,22 +39,13 @@ import org.junit.jupiter.api.io.TempDir;
  * DDPM-1000 (issue 15's bar), computed here; resume skips finished rounds and refuses changed settings.
  * BENCHMARKS.md "Few-step generation" has the sweep of parameterisations and budgets.
  */
+@ExtendWith(OneThread.class)
 class ProgressiveDistillationTest {
     static final int SAMPLES = 2000;
     static final long SEED = 20000;
 
     @TempDir
     Path tmp;
-
-    @BeforeAll
-    static void threads() {
-        Torch.setThreads(1);
-    }
-
-    @AfterAll
-    static void restore() {
-        Torch.setThreads(2);
-    }
 
     static Path trainingData(Path dir) throws IOException {
         Path train = dir.resolve("train.pt");

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.diffusion4j.OneThread;
 import io.diffusion4j.bindings.DType;
 import io.diffusion4j.bindings.Device;
 import io.diffusion4j.bindings.InferenceGuard;
@@ -26,9 +27,8 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -39,22 +39,13 @@ import org.junit.jupiter.api.io.TempDir;
  * classifier recognises the requested digit in 100 samples (10 per class) at their own step counts.
  * {@code -Dd4j.progressive.range.steps=N} sets the budget per round (BENCHMARKS.md has the figures).
  */
+@ExtendWith(OneThread.class)
 class ProgressiveGuidanceRangeTest {
     /** The built-in digits model guidance-distilled into make_guidance_student.py's student (test-models/README.md). */
     static final String TEACHER = "io/diffusion4j/fixtures/digits-guidance-distilled/";
 
     @TempDir
     Path tmp;
-
-    @BeforeAll
-    static void threads() {
-        Torch.setThreads(1);
-    }
-
-    @AfterAll
-    static void restore() {
-        Torch.setThreads(2);
-    }
 
     private Dataset digits() throws IOException {
         return TensorFileDataset.read(

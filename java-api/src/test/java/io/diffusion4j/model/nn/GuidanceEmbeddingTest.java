@@ -6,12 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.diffusion4j.OneThread;
 import io.diffusion4j.bindings.DType;
 import io.diffusion4j.bindings.Device;
 import io.diffusion4j.bindings.Generator;
 import io.diffusion4j.bindings.NativeScope;
 import io.diffusion4j.bindings.Tensor;
-import io.diffusion4j.bindings.Torch;
 import io.diffusion4j.bindings.TorchScriptModule;
 import io.diffusion4j.model.CountingDenoiser;
 import io.diffusion4j.model.GuidedDenoiser;
@@ -24,9 +24,8 @@ import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -36,21 +35,12 @@ import org.junit.jupiter.api.io.TempDir;
  * student made from a teacher starts equal to the teacher's conditional prediction; guided sampling runs one forward
  * per step.
  */
+@ExtendWith(OneThread.class)
 class GuidanceEmbeddingTest {
     static final String STUDENT_FIXTURE = "io/diffusion4j/fixtures/digits-guidance-student/model.pt";
 
     @TempDir
     Path tmp;
-
-    @BeforeAll
-    static void threads() {
-        Torch.setThreads(1);   // two intra-op threads crawl through convolutions on the loaded 2-core machine
-    }
-
-    @AfterAll
-    static void restore() {
-        Torch.setThreads(2);
-    }
 
     static Architecture digitsArch() {
         return Architecture.unet(new long[] {1, 8, 8}, 32, 2, 64, 10);
