@@ -50,21 +50,44 @@ public final class ModelFolder {
         this.architecture = architecture;
     }
 
+    /** The prefix that names a built-in model explicitly ({@link #location()} of a built-in), even where a folder of
+     * the same name exists. */
+    public static final String BUILTIN_PREFIX = "builtin:";
+
     /**
-     * Opens a built-in model by name, or else a directory.
+     * Opens a model folder on disk, or else a built-in model by name: a directory that holds a model (a
+     * {@link #MODEL_FILE}, {@link #SCHEDULER_FILE}, {@code diffusion4j.json} or diffusers' {@code model_index.json})
+     * wins over a built-in of the same name, so a student written to {@code --out toy2d-4step} is the one that
+     * {@code --model toy2d-4step} then runs (as diffusers' {@code from_pretrained} prefers a local folder);
+     * {@code builtin:NAME} always names the built-in.
      *
      * @throws ModelFolderException naming what is missing or wrong
      */
     public static ModelFolder resolve(String nameOrPath) throws IOException {
-        if (BuiltinModels.names().contains(nameOrPath)) {
-            return builtin(nameOrPath);
+        return resolve(nameOrPath, Path.of(""));
+    }
+
+    /** {@link #resolve(String)} with relative paths taken from {@code base}. */
+    static ModelFolder resolve(String nameOrPath, Path base) throws IOException {
+        if (nameOrPath.startsWith(BUILTIN_PREFIX)) {
+            return builtin(nameOrPath.substring(BUILTIN_PREFIX.length()));
         }
-        Path p = Path.of(nameOrPath);
-        if (Files.isDirectory(p)) {
+        Path p = base.resolve(nameOrPath);
+        boolean builtin = BuiltinModels.names().contains(nameOrPath);
+        if (Files.isDirectory(p) && (!builtin || holdsModel(p))) {
             return open(p);
+        }
+        if (builtin) {
+            return builtin(nameOrPath);
         }
         throw new ModelNotFoundException("model '" + nameOrPath + "' is neither a built-in model ("
                 + String.join(", ", BuiltinModels.names()) + ") nor a directory");
+    }
+
+    /** Whether {@code dir} holds any of a model folder's files (an unrelated folder does not hide a built-in). */
+    private static boolean holdsModel(Path dir) {
+        return Files.isRegularFile(dir.resolve(MODEL_FILE)) || Files.isRegularFile(dir.resolve(SCHEDULER_FILE))
+                || Files.isRegularFile(dir.resolve(ModelSpec.FILE_NAME)) || DiffusersFolder.isDiffusers(dir);
     }
 
     /** Opens a model folder on disk. */
@@ -176,7 +199,7 @@ public final class ModelFolder {
             deleteOnExit(tmp);
             DiffusersFolder.copyResource(classLoader(), base, tmp);
             DiffusersFolder d = DiffusersFolder.open(tmp);
-            return new ModelFolder("builtin:" + name, tmp, null, d.schedulerConfig(), d.spec(), null, d);
+            return new ModelFolder(BUILTIN_PREFIX + name, tmp, null, d.schedulerConfig(), d.spec(), null, d);
         }
         String modelJson = resourceText(base + ModelSpec.FILE_NAME);
         String sched = resourceText(base + SCHEDULER_FILE);
@@ -184,9 +207,9 @@ public final class ModelFolder {
             throw new ModelFolderException("no built-in model '" + name + "'; built-in models: "
                     + String.join(", ", BuiltinModels.names()));
         }
-        SchedulerConfig config = sched == null ? null : SchedulerConfig.fromJson(sched, "builtin:" + name + "/" + SCHEDULER_FILE);
-        ModelSpec spec = modelJson == null ? null : ModelSpec.fromJson(modelJson, "builtin:" + name + "/" + ModelSpec.FILE_NAME);
-        return new ModelFolder("builtin:" + name, null, base, config, spec, null, null);
+        SchedulerConfig config = sched == null ? null : SchedulerConfig.fromJson(sched, BUILTIN_PREFIX + name + "/" + SCHEDULER_FILE);
+        ModelSpec spec = modelJson == null ? null : ModelSpec.fromJson(modelJson, BUILTIN_PREFIX + name + "/" + ModelSpec.FILE_NAME);
+        return new ModelFolder(BUILTIN_PREFIX + name, null, base, config, spec, null, null);
     }
 
     private static boolean resourceExists(String resource) {

@@ -162,6 +162,29 @@ class ModelFolderTest {
     }
 
     @Test
+    void aLocalModelFolderWinsOverTheBuiltinOfTheSameName() throws IOException {
+        // a student written to --out toy2d-4step must be what --model toy2d-4step runs, not the built-in
+        Path dir = copyBuiltin("digits", tmp.resolve("toy2d"));
+        ModelFolder local = ModelFolder.resolve("toy2d", tmp);
+        assertEquals(dir.toString(), local.location());
+        assertArrayEquals(new long[] {1, 8, 8}, local.spec().sampleShape());
+        ModelFolder forced = ModelFolder.resolve(ModelFolder.BUILTIN_PREFIX + "toy2d", tmp);
+        assertEquals("builtin:toy2d", forced.location());
+        assertArrayEquals(new long[] {2}, forced.spec().sampleShape());
+    }
+
+    @Test
+    void aFolderWithoutModelFilesDoesNotHideTheBuiltin() throws IOException {
+        Files.createDirectories(tmp.resolve("toy2d"));
+        Files.writeString(tmp.resolve("toy2d").resolve("notes.txt"), "not a model");
+        assertEquals("builtin:toy2d", ModelFolder.resolve("toy2d", tmp).location());
+        assertEquals("builtin:toy2d", ModelFolder.resolve("toy2d").location());
+        ModelFolderException e = assertThrows(ModelFolderException.class,
+                () -> ModelFolder.resolve(ModelFolder.BUILTIN_PREFIX + "no-such-model", tmp));
+        assertMentions(e, "no-such-model", "toy2d");
+    }
+
+    @Test
     void resolveOfAnUnknownNameListsTheBuiltinModels() {
         ModelFolderException e = assertThrows(ModelFolderException.class,
                 () -> ModelFolder.resolve("no-such-model"));
