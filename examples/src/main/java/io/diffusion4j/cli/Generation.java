@@ -205,7 +205,7 @@ final class Generation {
             StartupTrace.mark("output written");
             String work = scheduler instanceof AdaptiveScheduler ? "adaptive solver, " + evaluations[0]
                     + " model evaluations" : steps + " " + scheduler.name() + " steps"
-                    + (scheduler instanceof HeunScheduler ? " (" + (2 * steps - 1) + " model evaluations)" : "");
+                    + (scheduler instanceof HeunScheduler ? " (" + modelEvaluations + " model evaluations)" : "");
             stdout.printf("%s: %s, batch %d, seed %d, %.2f s on %s%n", folder.location(), work, request.batchSize(),
                     o.seed, seconds, denoiser.device());
             stdout.flush();

@@ -179,25 +179,11 @@ public final class ConsistencyDistillation {
         }
         SchedulerConfig studentConfig = studentScheduler(sc, config.originalSteps(), config.sampleSteps());
         new LcmScheduler(studentConfig); // validates the options before any training
-        ModelSpec modelSpec = teacher.spec();
-        int nullClass = modelSpec == null ? -1 : modelSpec.nullClassId();
         ObjectNode spec = StudentFolder.specJson(teacher);
-        if (config.guidanceScale() > 0) {
-            if (modelSpec == null || !modelSpec.isConditional() || nullClass < 0) {
-                throw new IllegalArgumentException(teacher.location() + " is not class-conditional with a null class "
-                        + "(diffusion4j.json null_class_id): a guidance scale needs classifier-free guidance");
-            }
-            if (modelSpec.distilledGuidanceScale() > 0) {
-                throw new IllegalArgumentException(teacher.location() + " already has guidance scale "
-                        + modelSpec.distilledGuidanceScale() + " distilled into it; distil it without a guidance scale");
-            }
-            if (data.numClasses() <= 0) {
-                throw new IllegalArgumentException("a guidance scale needs class labels with the data (--labels)");
-            }
-            if (spec != null) {
-                spec.put(ModelSpec.DISTILLED_GUIDANCE_KEY, config.guidanceScale());
-            }
-        }
+        ModelSpec modelSpec = teacher.spec();
+        int nullClass = config.guidanceScale() > 0
+                ? GuidedTeacher.checkDistillable(teacher, data, config.guidanceScale(), spec)
+                : modelSpec == null ? -1 : modelSpec.nullClassId();
         if (spec != null) {
             spec.put("description", "Consistency-distillation (LCM) student of " + teacher.location()
                     + " (LCMScheduler, " + config.sampleSteps() + " steps by default, original_inference_steps "

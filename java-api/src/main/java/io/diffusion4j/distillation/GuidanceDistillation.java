@@ -67,14 +67,16 @@ public final class GuidanceDistillation {
             if (!(learningRate > 0) || Double.isInfinite(learningRate)) {
                 throw new IllegalArgumentException("learning rate must be a finite number > 0, got " + learningRate);
             }
-            if (!(minScale >= 0 && minScale <= maxScale) || Double.isInfinite(maxScale)) {
-                throw new IllegalArgumentException("guidance range must satisfy 0 <= min <= max < infinity, got ["
-                        + minScale + ", " + maxScale + "]");
-            }
+            new GuidanceRange(minScale, maxScale);   // validates the range
             if (!(gradientClipNorm >= 0) || Double.isInfinite(gradientClipNorm)) {
                 throw new IllegalArgumentException("gradient clip norm must be a finite number >= 0 (0 = off), got "
                         + gradientClipNorm);
             }
+        }
+
+        /** The scales trained, as a range. */
+        public GuidanceRange range() {
+            return new GuidanceRange(minScale, maxScale);
         }
 
         ObjectNode toJson() {
@@ -214,11 +216,12 @@ public final class GuidanceDistillation {
         double[] a = new double[batch];
         double[] sg = new double[batch];
         double[] w = new double[batch];
+        GuidanceRange range = config.range();
         for (int i = 0; i < batch; i++) {
             t[i] = rng.nextInt(ab.length);
             a[i] = Math.sqrt(ab[(int) t[i]]);
             sg[i] = Math.sqrt(1 - ab[(int) t[i]]);
-            w[i] = config.minScale() + (config.maxScale() - config.minScale()) * rng.nextDouble();
+            w[i] = range.draw(rng);
         }
         Tensor z;
         try (Generator g = Generator.cpu(seed)) {

@@ -252,25 +252,11 @@ public final class ProgressiveDistillation {
             throw new IllegalArgumentException("teacher steps (" + config.teacherSteps() + ") exceed the teacher's "
                     + "num_train_timesteps (" + sc.numTrainTimesteps() + ")");
         }
-        ModelSpec spec = teacher.spec();
-        int nullClass = spec == null ? -1 : spec.nullClassId();
         ObjectNode sourceSpec = StudentFolder.specJson(teacher);
-        if (config.guidanceScale() > 0) {
-            if (spec == null || !spec.isConditional() || nullClass < 0) {
-                throw new IllegalArgumentException(teacher.location() + " is not class-conditional with a null class "
-                        + "(diffusion4j.json null_class_id): a guidance scale needs classifier-free guidance");
-            }
-            if (spec.distilledGuidanceScale() > 0) {
-                throw new IllegalArgumentException(teacher.location() + " already has guidance scale "
-                        + spec.distilledGuidanceScale() + " distilled into it; distil it without a guidance scale");
-            }
-            if (data.numClasses() <= 0) {
-                throw new IllegalArgumentException("a guidance scale needs class labels with the data (--labels)");
-            }
-            if (sourceSpec != null) {
-                sourceSpec.put(ModelSpec.DISTILLED_GUIDANCE_KEY, config.guidanceScale());
-            }
-        }
+        ModelSpec spec = teacher.spec();
+        int nullClass = config.guidanceScale() > 0
+                ? GuidedTeacher.checkDistillable(teacher, data, config.guidanceScale(), sourceSpec)
+                : spec == null ? -1 : spec.nullClassId();
         if (config.guidanceRange() != null) {
             checkConditioned(teacher, data, device);
         }

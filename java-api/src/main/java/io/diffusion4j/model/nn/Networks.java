@@ -2,8 +2,10 @@ package io.diffusion4j.model.nn;
 
 import io.diffusion4j.bindings.Device;
 import io.diffusion4j.bindings.NativeScope;
+import io.diffusion4j.bindings.Tensor;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 
 /** Builds the Java denoiser networks of an {@link Architecture}. */
 public final class Networks {
@@ -55,7 +57,7 @@ public final class Networks {
         }
         NetDenoiser s = build(a.withGuidanceEmbedding(true), teacher.device(), seed);
         try (NativeScope scope = new NativeScope()) {
-            java.util.LinkedHashMap<String, io.diffusion4j.bindings.Tensor> values = teacher.namedParameters();
+            LinkedHashMap<String, Tensor> values = teacher.namedParameters();
             s.namedParameters().forEach((name, p) -> {
                 if (name.startsWith(UNetDenoiser.GUIDANCE_MLP + ".")) {
                     values.put(name, p);
